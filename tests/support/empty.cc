@@ -1,0 +1,1 @@
+// Keeps vdb_test_support non-empty.

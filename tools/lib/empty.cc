@@ -1,0 +1,1 @@
+// Keeps vdb_tool_lib non-empty.
