@@ -29,9 +29,11 @@ class PosixFile final : public File {
  public:
   PosixFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {
     if (io_uring_queue_init(kRingDepth, &ring_, 0) == 0) have_ring_ = true;
+    if (have_ring_ && io_uring_queue_init(4, &sync_ring_, 0) == 0) have_sync_ring_ = true;
   }
   ~PosixFile() override {
     if (have_ring_) io_uring_queue_exit(&ring_);
+    if (have_sync_ring_) io_uring_queue_exit(&sync_ring_);
     ::close(fd_);
   }
   const std::string& path() const override { return path_; }
@@ -63,9 +65,11 @@ class PosixFile final : public File {
     return SyncLocked();
   }
 
+  // Syncs use their own ring, so a group-commit fdatasync does not hold up
+  // the next commit's log append.
   Status Sync() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return SyncLocked();
+    std::lock_guard<std::mutex> lock(sync_mu_);
+    return SyncOn(have_sync_ring_ ? &sync_ring_ : nullptr);
   }
 
   Status Truncate(uint64_t size) override {
@@ -165,20 +169,23 @@ class PosixFile final : public File {
   }
 
   // REQUIRES: mu_ held.
-  Status SyncLocked() {
-    if (!have_ring_) {
+  Status SyncLocked() { return SyncOn(have_ring_ ? &ring_ : nullptr); }
+
+  // REQUIRES: the mutex of ring held (mu_ for ring_, sync_mu_ for sync_ring_).
+  Status SyncOn(io_uring* ring) {
+    if (ring == nullptr) {
       if (::fdatasync(fd_) != 0) return Status::FromErrno(errno, "fdatasync " + path_);
       return Status::Ok();
     }
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_sqe* sqe = io_uring_get_sqe(ring);
     io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
-    int sub = io_uring_submit(&ring_);
+    int sub = io_uring_submit(ring);
     if (sub < 0) return Status::FromErrno(-sub, "io_uring submit fsync to " + path_);
     io_uring_cqe* cqe = nullptr;
-    int r = io_uring_wait_cqe(&ring_, &cqe);
+    int r = io_uring_wait_cqe(ring, &cqe);
     if (r < 0) return Status::FromErrno(-r, "io_uring wait on " + path_);
     int res = cqe->res;
-    io_uring_cqe_seen(&ring_, cqe);
+    io_uring_cqe_seen(ring, cqe);
     if (res < 0) return Status::FromErrno(-res, "fdatasync " + path_);
     return Status::Ok();
   }
@@ -188,6 +195,9 @@ class PosixFile final : public File {
   std::mutex mu_;  // guards ring_
   io_uring ring_{};
   bool have_ring_ = false;
+  std::mutex sync_mu_;  // guards sync_ring_
+  io_uring sync_ring_{};
+  bool have_sync_ring_ = false;
 };
 
 class PosixEnv final : public Env {

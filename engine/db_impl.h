@@ -1,0 +1,130 @@
+// DbImpl: the Database implementation. See docs/recovery.md for the commit
+// and checkpoint protocol and docs/format.md for the bytes.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "engine/page_table.h"
+#include "engine/state.h"
+#include "engine/write_txn.h"
+#include "format/header.h"
+#include "format/meta.h"
+#include "recovery/wal_writer.h"
+#include "vdb/db.h"
+
+namespace vdb {
+
+// The committed state a reader sees.
+struct Snapshot {
+  uint64_t seq = 0;
+  format::MetaBody meta;
+};
+
+class DbImpl final : public Database {
+ public:
+  ~DbImpl() override;
+  static Result<std::unique_ptr<Database>> CreateImpl(const std::string& path, const CreateOptions& create,
+                                                      const OpenOptions& options);
+  static Result<std::unique_ptr<Database>> OpenImpl(const std::string& path, const OpenOptions& options);
+
+  Status Put(std::string_view id, std::span<const float> vector, std::string_view metadata_json) override;
+  Status Delete(std::string_view id) override;
+  Status Write(const WriteBatch& batch) override;
+  Result<Record> Get(std::string_view id) const override;
+  Result<std::vector<SearchHit>> Search(std::span<const float> query, const SearchOptions& opts) const override;
+  Result<std::vector<std::vector<SearchHit>>> SearchBatch(std::span<const float> queries, size_t nq,
+                                                          const SearchOptions& opts) const override;
+  Stats GetStats() const override;
+  Status Checkpoint() override;
+  Status Close() override;
+
+  // --- For WriteTxn (writer lock held) ---
+  const Layout& layout() const { return layout_; }
+  const uint8_t* WriterPage(uint64_t pgno) const;
+  const float* WriterVector(uint32_t slot, uint64_t offset) const;
+  bool SlotReusable(uint32_t slot) const;
+  uint64_t max_pages() const { return map_size_ / format::kPageSize; }
+
+ private:
+  friend class SnapshotView;
+  DbImpl() = default;
+  Status OpenFiles(const std::string& path, const OpenOptions& options, bool creating);
+  Status Recover();
+  Status MapFile();
+
+  // Runs fn inside a write transaction and commits it durably.
+  Status RunWrite(const std::function<Status(WriteTxn&)>& fn);
+  // Stage 1 (writer lock held): WAL append and in-memory publication to the
+  // writer's view. Returns the commit's seq in *seq (0 if nothing to commit).
+  Status CommitLocked(WriteTxn& txn, uint64_t* seq);
+  // Stage 2: waits until seq is durable (per SyncMode) and visible to readers.
+  Status WaitVisible(uint64_t seq);
+  Status WriteFreshLocked(const std::vector<FreshVector>& fresh);
+  Status CheckpointLocked();
+  Status WriteMetaPage(uint64_t commit_seq, uint64_t wal_generation, const format::MetaBody& body);
+  void Poison(const Status& s);
+  Status WritableCheck() const;
+  std::shared_ptr<const Snapshot> AcquireSnapshot(ReaderGuard* g) const;
+  void BackgroundSyncLoop();
+
+  Result<std::vector<std::vector<SearchHit>>> SearchImpl(std::span<const float> queries, size_t nq,
+                                                         const SearchOptions& opts) const;
+
+  Env* env_ = nullptr;
+  OpenOptions opts_;
+  std::string path_, wal_path_;
+  std::unique_ptr<File> main_;
+  std::unique_ptr<recovery::WalWriter> wal_;
+  format::FileHeader header_;
+  Layout layout_;
+  const uint8_t* map_ = nullptr;
+  uint64_t map_size_ = 0;
+  bool read_only_ = false;
+  bool closed_ = false;
+  bool opened_ = false;  // OpenFiles completed
+
+  std::unique_ptr<PageTable> pages_;
+  mutable ReaderRegistry readers_;
+
+  // Writer state. Guarded by writer_mu_.
+  std::mutex writer_mu_;
+  format::MetaBody meta_;        // after the last appended commit
+  uint64_t last_seq_ = 0;        // last appended commit
+  uint64_t checkpoint_seq_ = 0;  // last commit in the main file
+  uint64_t meta_seq_ = 0;        // of the newest meta page
+  uint64_t file_pages_ = 0;      // the main file is at least this many pages
+  std::unordered_map<uint32_t, uint64_t> free_seq_;  // slot -> commit that freed it (this session)
+
+  // Durability and visibility. Guarded by sync_mu_.
+  struct Pending {
+    uint64_t seq;
+    std::shared_ptr<const Snapshot> snap;
+    std::vector<FreshVector> fresh;
+  };
+  mutable std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::deque<Pending> pending_;
+  uint64_t appended_seq_ = 0;
+  std::atomic<uint64_t> durable_seq_{0};
+  bool syncing_ = false;
+  std::atomic<bool> poisoned_{false};
+  Status poison_;
+  std::thread bg_sync_;
+  bool bg_stop_ = false;
+
+  // Vectors of commits not yet written to the main file (writer reads only).
+  mutable std::mutex staged_mu_;
+  std::unordered_map<uint32_t, std::shared_ptr<const std::vector<float>>> staged_;
+
+  // What readers see.
+  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+};
+
+}  // namespace vdb

@@ -1,0 +1,177 @@
+// The read path: snapshots, Get, exact search, Stats.
+#include <cmath>
+#include <cstring>
+
+#include "engine/db_impl.h"
+#include "format/coding.h"
+#include "format/metadata_codec.h"
+#include "format/pages.h"
+#include "kernels/exact_search.h"
+
+namespace vdb {
+
+using namespace vdb::format;
+
+// A reader's view: page versions as of its snapshot, else the mapped file.
+class SnapshotView final : public PageSource {
+ public:
+  SnapshotView(const DbImpl* db, const Snapshot* snap) : db_(db), snap_(snap) {}
+  const uint8_t* Page(uint64_t pgno) const override {
+    const uint8_t* p = db_->pages_->Find(pgno, snap_->seq);
+    return p ? p : db_->map_ + pgno * kPageSize;
+  }
+  const float* Vector(uint32_t slot) const override {
+    StateReader rd(this, &snap_->meta, &db_->layout_);
+    uint64_t off;
+    if (!rd.VectorOffset(slot, &off).ok()) return nullptr;
+    return reinterpret_cast<const float*>(db_->map_ + off);
+  }
+
+ private:
+  const DbImpl* db_;
+  const Snapshot* snap_;
+};
+
+std::shared_ptr<const Snapshot> DbImpl::AcquireSnapshot(ReaderGuard* g) const {
+  auto snap = snapshot_.load();
+  g->SetSnapshot(snap->seq);
+  return snap;
+}
+
+Result<Record> DbImpl::Get(std::string_view id) const {
+  if (closed_) return Status::InvalidArgument("the database is closed");
+  if (id.empty()) return Status::InvalidArgument("id is empty");
+  if (id.size() > format::kMaxIdBytes) return Status::InvalidArgument("id is longer than " + std::to_string(format::kMaxIdBytes) + " bytes");
+  ReaderGuard g(&readers_);
+  auto snap = AcquireSnapshot(&g);
+  SnapshotView view(this, snap.get());
+  StateReader rd(&view, &snap->meta, &layout_);
+  VDB_ASSIGN_OR_RETURN(uint32_t slot, rd.FindId(id));
+  VDB_ASSIGN_OR_RETURN(SlotRecord r, rd.Slot(slot));
+  const float* v = view.Vector(slot);
+  if (v == nullptr) return Status::Corruption("vector of slot " + std::to_string(slot) + " is outside the file");
+  VDB_ASSIGN_OR_RETURN(std::string stored_meta, rd.ReadBlob(r.meta_ref, r.meta_len));
+  if (StateReader::RecordCheck(slot, v, header_.dim, id, stored_meta) != r.check)
+    return Status::Corruption("record '" + std::string(id) + "' (slot " + std::to_string(slot) +
+                              ") fails its checksum: vector, id or metadata bytes are damaged");
+  Record rec;
+  rec.id = std::string(id);
+  rec.vector.assign(v, v + header_.dim);
+  VDB_ASSIGN_OR_RETURN(rec.metadata, DecodeMetadata(stored_meta, (r.flags & kSlotFlagMetaZstd) != 0));
+  return rec;
+}
+
+Result<std::vector<SearchHit>> DbImpl::Search(std::span<const float> query, const SearchOptions& opts) const {
+  VDB_ASSIGN_OR_RETURN(auto all, SearchImpl(query, 1, opts));
+  return std::move(all[0]);
+}
+
+Result<std::vector<std::vector<SearchHit>>> DbImpl::SearchBatch(std::span<const float> queries, size_t nq,
+                                                                const SearchOptions& opts) const {
+  return SearchImpl(queries, nq, opts);
+}
+
+Result<std::vector<std::vector<SearchHit>>> DbImpl::SearchImpl(std::span<const float> queries, size_t nq,
+                                                               const SearchOptions& opts) const {
+  if (closed_) return Status::InvalidArgument("the database is closed");
+  const uint32_t dim = header_.dim;
+  if (nq == 0) return std::vector<std::vector<SearchHit>>{};
+  if (queries.size() != nq * dim)
+    return Status::InvalidArgument("query has " + std::to_string(queries.size() / std::max<size_t>(nq, 1)) +
+                                   " components; the database has dimension " + std::to_string(dim));
+  if (!kernels::AllFinite(queries.data(), queries.size()))
+    return Status::InvalidArgument("query contains NaN or infinite components");
+  if (opts.k == 0) return std::vector<std::vector<SearchHit>>(nq);
+  if (opts.k > 100000) return Status::InvalidArgument("k must be at most 100000");
+
+  ReaderGuard g(&readers_);
+  auto snap = AcquireSnapshot(&g);
+  SnapshotView view(this, snap.get());
+  StateReader rd(&view, &snap->meta, &layout_);
+  const MetaBody& m = snap->meta;
+
+  // Live flags and inverse norms from the slot records, vectors in place.
+  std::vector<kernels::VectorBlock> blocks;
+  std::vector<uint8_t> live(m.slot_hwm);
+  std::vector<float> inv(m.slot_hwm);
+  uint64_t cur_pgno = ~0ull;
+  const uint8_t* page = nullptr;
+  for (uint64_t slot = 0; slot < m.slot_hwm; slot++) {
+    uint64_t pgno;
+    uint32_t off;
+    VDB_RETURN_IF_ERROR(rd.SlotRecordLoc(static_cast<uint32_t>(slot), &pgno, &off));
+    if (pgno != cur_pgno) {
+      page = view.Page(pgno);
+      cur_pgno = pgno;
+    }
+    live[slot] = page[off] == kSlotLive;
+    inv[slot] = GetF32(page + off + 24);
+  }
+  for (uint32_t k = 0; k < kMaxExtents; k++) {
+    uint64_t first = ExtentFirstSlot(k);
+    if (first >= m.slot_hwm) break;
+    uint64_t count = std::min<uint64_t>(ExtentSlots(k), m.slot_hwm - first);
+    kernels::VectorBlock b;
+    b.base = reinterpret_cast<const float*>(map_ + m.vector_extents[k] * kPageSize);
+    b.first_slot = static_cast<uint32_t>(first);
+    b.count = static_cast<uint32_t>(count);
+    b.stride_bytes = header_.vector_stride;
+    b.inv_norms = inv.data() + first;
+    b.live = live.data() + first;
+    blocks.push_back(b);
+  }
+  kernels::ScanMetric metric = header_.metric == kMetricL2    ? kernels::ScanMetric::kL2
+                               : header_.metric == kMetricDot ? kernels::ScanMetric::kDot
+                                                              : kernels::ScanMetric::kCosine;
+  int threads = opts.threads > 0 ? opts.threads : std::max(1, opts_.search_threads);
+  const std::function<bool(uint32_t)>* filter = opts.filter ? &opts.filter : nullptr;
+  std::vector<std::vector<kernels::ScanHit>> raw;
+  if (nq == 1) {
+    raw.push_back(kernels::ExactTopK(blocks, queries.data(), dim, metric, opts.k, threads, filter));
+  } else {
+    raw = kernels::ExactTopKBatch(blocks, queries.data(), nq, dim, metric, opts.k, threads, filter);
+  }
+  std::vector<std::vector<SearchHit>> out(nq);
+  for (size_t q = 0; q < nq; q++) {
+    out[q].reserve(raw[q].size());
+    for (const auto& h : raw[q]) {
+      VDB_ASSIGN_OR_RETURN(SlotRecord r, rd.Slot(h.slot));
+      VDB_ASSIGN_OR_RETURN(std::string id, rd.SlotId(h.slot, r));
+      out[q].push_back({std::move(id), h.score, h.slot});
+    }
+  }
+  return out;
+}
+
+Stats DbImpl::GetStats() const {
+  Stats st;
+  st.dim = header_.dim;
+  st.metric = static_cast<Metric>(header_.metric);
+  st.page_size = kPageSize;
+  st.hnsw_m = header_.hnsw_m;
+  st.hnsw_ef_construction = header_.hnsw_ef_construction;
+  if (closed_) return st;
+  auto snap = snapshot_.load();
+  st.count = snap->meta.live_count;
+  st.slots = snap->meta.slot_hwm;
+  st.free_slots = snap->meta.free_count;
+  st.commit_seq = snap->seq;
+  st.checkpoint_seq = checkpoint_seq_;
+  auto fs = const_cast<File*>(main_.get())->Size();
+  st.file_bytes = fs.ok() ? *fs : 0;
+  if (env_->Exists(wal_path_)) {
+    FileOpenOptions o;
+    o.read_only = true;
+    auto w = env_->Open(wal_path_, o);
+    if (w.ok()) {
+      auto ws = (*w)->Size();
+      st.wal_bytes = ws.ok() ? *ws : 0;
+    }
+  }
+  st.graph_deleted = snap->meta.deleted_count;
+  st.graph_levels = snap->meta.graph_entry == kNoSlot ? 0 : snap->meta.graph_max_level + 1;
+  st.graph_entry_point = snap->meta.graph_entry == kNoSlot ? -1 : static_cast<int64_t>(snap->meta.graph_entry);
+  return st;
+}
+
+}  // namespace vdb

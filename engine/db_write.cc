@@ -1,0 +1,281 @@
+// The write path: transactions, group commit, checkpoints.
+#include <chrono>
+#include <cstring>
+
+#include "engine/db_impl.h"
+#include "engine/test_hooks.h"
+#include "format/pages.h"
+#include "format/wal_format.h"
+
+namespace vdb {
+
+using namespace vdb::format;
+
+const uint8_t* DbImpl::WriterPage(uint64_t pgno) const {
+  const uint8_t* p = pages_->FindLatest(pgno);
+  return p ? p : map_ + pgno * kPageSize;
+}
+
+const float* DbImpl::WriterVector(uint32_t slot, uint64_t offset) const {
+  {
+    std::lock_guard<std::mutex> l(staged_mu_);
+    auto it = staged_.find(slot);
+    if (it != staged_.end()) return it->second->data();
+  }
+  return reinterpret_cast<const float*>(map_ + offset);
+}
+
+bool DbImpl::SlotReusable(uint32_t slot) const {
+  auto it = free_seq_.find(slot);
+  if (it == free_seq_.end()) return true;  // freed before this session
+  // No reader may still see the old record, and the free must be durable.
+  return it->second <= durable_seq_.load() && readers_.MinSnapshot() >= it->second;
+}
+
+void DbImpl::Poison(const Status& s) {
+  bool was = poisoned_.exchange(true);
+  if (!was) {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    poison_ = Status::IOError("the database refuses writes after an I/O error until it is reopened (" + s.ToString() +
+                              ")");
+  }
+  sync_cv_.notify_all();
+}
+
+Status DbImpl::WritableCheck() const {
+  if (closed_) return Status::InvalidArgument("the database is closed");
+  if (read_only_) return Status::ReadOnly(path_ + " was opened read-only");
+  if (poisoned_.load()) {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    return poison_;
+  }
+  return Status::Ok();
+}
+
+Status DbImpl::Put(std::string_view id, std::span<const float> vector, std::string_view metadata_json) {
+  return RunWrite([&](WriteTxn& t) { return t.Put(id, vector, metadata_json); });
+}
+
+Status DbImpl::Delete(std::string_view id) {
+  return RunWrite([&](WriteTxn& t) { return t.Delete(id); });
+}
+
+Status DbImpl::Write(const WriteBatch& batch) {
+  return RunWrite([&](WriteTxn& t) {
+    for (size_t i = 0; i < batch.ops().size(); i++) {
+      const auto& op = batch.ops()[i];
+      Status s = op.is_delete ? t.Delete(op.id) : t.Put(op.id, op.vector, op.metadata);
+      if (!s.ok()) return s.WithContext("batch operation " + std::to_string(i) + " (id '" + op.id + "')");
+    }
+    return Status::Ok();
+  });
+}
+
+Status DbImpl::RunWrite(const std::function<Status(WriteTxn&)>& fn) {
+  VDB_RETURN_IF_ERROR(WritableCheck());
+  uint64_t seq = 0;
+  bool want_checkpoint = false;
+  {
+    std::lock_guard<std::mutex> l(writer_mu_);
+    VDB_RETURN_IF_ERROR(WritableCheck());
+    WriteTxn txn(this, meta_, last_seq_ + 1);
+    VDB_RETURN_IF_ERROR(fn(txn));
+    VDB_RETURN_IF_ERROR(CommitLocked(txn, &seq));
+    want_checkpoint = wal_->size() >= opts_.checkpoint_wal_bytes;
+  }
+  if (seq == 0) return Status::Ok();
+  VDB_RETURN_IF_ERROR(WaitVisible(seq));
+  if (want_checkpoint) {
+    std::lock_guard<std::mutex> l(writer_mu_);
+    if (wal_->size() >= opts_.checkpoint_wal_bytes) VDB_RETURN_IF_ERROR(CheckpointLocked());
+  }
+  return Status::Ok();
+}
+
+Status DbImpl::CommitLocked(WriteTxn& txn, uint64_t* seq_out) {
+  *seq_out = 0;
+  if (txn.empty()) return Status::Ok();
+  const uint64_t seq = txn.seq();
+  const MetaBody& m = txn.meta();
+  // Grow the file first: a full disk fails here, before anything is logged.
+  if (m.page_count > file_pages_) {
+    Status s = main_->Allocate(file_pages_ * kPageSize, (m.page_count - file_pages_) * kPageSize);
+    if (!s.ok()) return s.WithContext("grow " + path_);
+    file_pages_ = m.page_count;
+  }
+  for (auto& [pgno, buf] : txn.dirty()) SealPage(buf->data, pgno, layout_.uuid_seed);
+
+  // WAL payloads: the meta body first, then page images and vector bytes.
+  std::vector<std::string> payloads(1);
+  uint8_t body[kMetaBodySize];
+  EncodeMetaBody(m, body);
+  AppendMetaEntry(&payloads.back(), body);
+  auto room = [&](size_t n) {
+    if (payloads.back().size() + n > kWalMaxPayload) payloads.emplace_back();
+  };
+  for (auto& [pgno, buf] : txn.dirty()) {
+    room(PageEntrySize());
+    AppendPageEntry(&payloads.back(), pgno, buf->data);
+  }
+  const uint32_t vbytes = header_.dim * 4;
+  for (const auto& fv : txn.fresh()) {
+    room(BytesEntrySize(vbytes));
+    AppendBytesEntry(&payloads.back(), fv.offset, fv.values->data(), vbytes);
+  }
+
+  if (test_hooks::Bugs().write_before_wal.load()) {
+    // Planted bug: main-file bytes ahead of their log record.
+    std::vector<WriteOp> ops;
+    for (auto& [pgno, buf] : txn.dirty()) ops.push_back({pgno * kPageSize, buf->data, kPageSize});
+    for (const auto& fv : txn.fresh()) ops.push_back({fv.offset, fv.values->data(), vbytes});
+    (void)main_->Write(ops);
+  }
+
+  bool unusable = false;
+  Status s = wal_->Append(seq, payloads, &unusable);
+  if (!s.ok()) {
+    if (unusable) Poison(s);
+    return s;
+  }
+  // Logged: publish to the writer's view (readers still see older snapshots).
+  last_seq_ = seq;
+  meta_ = m;
+  for (auto& [pgno, buf] : txn.dirty()) pages_->Add(pgno, seq, buf->data);
+  for (uint32_t slot : txn.freed()) free_seq_[slot] = seq;
+  {
+    std::lock_guard<std::mutex> l(staged_mu_);
+    for (const auto& fv : txn.fresh()) staged_[fv.slot] = fv.values;
+  }
+  auto snap = std::make_shared<const Snapshot>(Snapshot{seq, m});
+  {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    pending_.push_back({seq, std::move(snap), txn.fresh()});
+    appended_seq_ = seq;
+  }
+  *seq_out = seq;
+  return Status::Ok();
+}
+
+Status DbImpl::WriteFreshLocked(const std::vector<FreshVector>& fresh) {
+  std::vector<WriteOp> ops;
+  ops.reserve(fresh.size());
+  const uint32_t vbytes = header_.dim * 4;
+  for (const auto& fv : fresh) ops.push_back({fv.offset, fv.values->data(), vbytes});
+  return main_->Write(ops);
+}
+
+Status DbImpl::WaitVisible(uint64_t seq) {
+  const bool sync = opts_.sync == SyncMode::kFull;
+  std::unique_lock<std::mutex> l(sync_mu_);
+  for (;;) {
+    if (snapshot_.load()->seq >= seq) return Status::Ok();
+    if (poisoned_.load()) return poison_;
+    if (syncing_) {
+      sync_cv_.wait(l);
+      continue;
+    }
+    // Become the leader: one fdatasync for every commit appended so far.
+    syncing_ = true;
+    uint64_t target = appended_seq_;
+    l.unlock();
+    Status s;
+    if (sync && !test_hooks::Bugs().skip_wal_sync.load()) s = wal_->Sync();
+    l.lock();
+    if (!s.ok()) {
+      syncing_ = false;
+      l.unlock();
+      Poison(s);
+      return s.WithContext("commit " + std::to_string(seq) + " is not durable");
+    }
+    if (sync) durable_seq_ = std::max(durable_seq_.load(), target);
+    std::vector<Pending> batch;
+    while (!pending_.empty() && pending_.front().seq <= target) {
+      batch.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    l.unlock();
+    // The log is durable: now the vectors may reach the main file.
+    std::vector<FreshVector> all;
+    for (auto& p : batch) all.insert(all.end(), p.fresh.begin(), p.fresh.end());
+    Status w = WriteFreshLocked(all);
+    if (w.ok() && !batch.empty()) {
+      snapshot_.store(batch.back().snap);
+      std::lock_guard<std::mutex> sl(staged_mu_);
+      for (const auto& fv : all) {
+        auto it = staged_.find(fv.slot);
+        if (it != staged_.end() && it->second == fv.values) staged_.erase(it);
+      }
+    }
+    l.lock();
+    syncing_ = false;
+    sync_cv_.notify_all();
+    if (!w.ok()) {
+      l.unlock();
+      Poison(w);
+      return w.WithContext("write vectors of commit " + std::to_string(seq));
+    }
+  }
+}
+
+void DbImpl::BackgroundSyncLoop() {
+  std::unique_lock<std::mutex> l(sync_mu_);
+  while (!bg_stop_) {
+    sync_cv_.wait_for(l, std::chrono::milliseconds(opts_.background_sync_ms));
+    if (bg_stop_ || poisoned_.load()) break;
+    uint64_t target = snapshot_.load()->seq;
+    if (target <= durable_seq_.load()) continue;
+    l.unlock();
+    Status s = wal_->Sync();
+    l.lock();
+    if (!s.ok()) {
+      l.unlock();
+      Poison(s);
+      l.lock();
+      break;
+    }
+    durable_seq_ = std::max(durable_seq_.load(), target);
+  }
+}
+
+Status DbImpl::Checkpoint() {
+  VDB_RETURN_IF_ERROR(WritableCheck());
+  std::lock_guard<std::mutex> l(writer_mu_);
+  return CheckpointLocked();
+}
+
+Status DbImpl::CheckpointLocked() {
+  VDB_RETURN_IF_ERROR(WritableCheck());
+  VDB_RETURN_IF_ERROR(WaitVisible(last_seq_));
+  // 1. Newest version of every changed page into the main file.
+  std::vector<uint64_t> dirty = pages_->DirtyPages();
+  uint64_t min_reader = readers_.MinSnapshot();
+  std::vector<WriteOp> ops;
+  ops.reserve(dirty.size());
+  for (uint64_t pgno : dirty) {
+    pages_->PreserveBase(pgno, map_ + pgno * kPageSize, min_reader);
+    ops.push_back({pgno * kPageSize, pages_->FindLatest(pgno), kPageSize});
+  }
+  Status s = main_->Write(ops);
+  // 2. Durable main file (also covers the vectors written since the last checkpoint).
+  if (s.ok()) s = main_->Sync();
+  if (!s.ok()) {
+    Poison(s);
+    return s.WithContext("checkpoint");
+  }
+  pages_->MarkCheckpointed(last_seq_);
+  // 3. The meta page moves the checkpoint to the next WAL generation...
+  uint64_t gen = wal_->generation() + 1;
+  VDB_RETURN_IF_ERROR(WriteMetaPage(last_seq_, gen, meta_));
+  checkpoint_seq_ = last_seq_;
+  durable_seq_ = std::max(durable_seq_.load(), last_seq_);
+  // 4. ...and only then is the log emptied.
+  s = wal_->Reset(gen);
+  if (!s.ok()) {
+    Poison(s);
+    return s.WithContext("reset WAL");
+  }
+  pages_->Trim(readers_.MinSnapshot(), &readers_);
+  return Status::Ok();
+}
+
+}  // namespace vdb

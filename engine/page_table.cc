@@ -1,0 +1,218 @@
+#include "engine/page_table.h"
+
+#include <cstring>
+#include <functional>
+#include <thread>
+
+namespace vdb {
+
+PageTable::PageTable(uint64_t max_pages)
+    : max_pages_(max_pages), dir_size_((max_pages + kChunkPages - 1) / kChunkPages) {
+  dir_.reset(new std::atomic<Chunk*>[dir_size_]);
+  for (uint64_t i = 0; i < dir_size_; i++) dir_[i].store(nullptr, std::memory_order_relaxed);
+}
+
+PageTable::~PageTable() {
+  for (uint64_t i = 0; i < dir_size_; i++) {
+    Chunk* c = dir_[i].load(std::memory_order_relaxed);
+    if (c == nullptr) continue;
+    for (auto& s : c->slots) {
+      PageVersion* v = s.head.load(std::memory_order_relaxed);
+      while (v != nullptr) {
+        PageVersion* n = v->next.load(std::memory_order_relaxed);
+        delete v;
+        v = n;
+      }
+    }
+    delete c;
+  }
+  for (auto& r : retired_) {
+    PageVersion* v = r.v;
+    while (v != nullptr) {
+      PageVersion* n = v->next.load(std::memory_order_relaxed);
+      delete v;
+      v = n;
+    }
+  }
+}
+
+PageTable::Slot* PageTable::SlotFor(uint64_t pgno) const {
+  uint64_t d = pgno >> kChunkBits;
+  if (d >= dir_size_) return nullptr;
+  Chunk* c = dir_[d].load(std::memory_order_acquire);
+  if (c == nullptr) return nullptr;
+  return &c->slots[pgno & (kChunkPages - 1)];
+}
+
+PageTable::Slot* PageTable::SlotForWrite(uint64_t pgno) {
+  uint64_t d = pgno >> kChunkBits;
+  Chunk* c = dir_[d].load(std::memory_order_acquire);
+  if (c == nullptr) {
+    c = new Chunk();
+    dir_[d].store(c, std::memory_order_release);
+  }
+  return &c->slots[pgno & (kChunkPages - 1)];
+}
+
+const uint8_t* PageTable::Find(uint64_t pgno, uint64_t seq) const {
+  const Slot* sl = SlotFor(pgno);
+  if (sl == nullptr) return nullptr;
+  uint64_t base = sl->base_seq.load(std::memory_order_acquire);
+  for (PageVersion* v = sl->head.load(std::memory_order_acquire); v != nullptr;
+       v = v->next.load(std::memory_order_acquire)) {
+    if (v->seq <= seq) {
+      // The main file holds version `base`, the newest one <= seq.
+      if (seq >= base && v->seq <= base) return nullptr;
+      return v->data;
+    }
+  }
+  return nullptr;
+}
+
+const uint8_t* PageTable::FindLatest(uint64_t pgno) const {
+  const Slot* sl = SlotFor(pgno);
+  if (sl == nullptr) return nullptr;
+  PageVersion* v = sl->head.load(std::memory_order_acquire);
+  return v == nullptr ? nullptr : v->data;
+}
+
+void PageTable::Add(uint64_t pgno, uint64_t seq, const uint8_t* image) {
+  Slot* sl = SlotForWrite(pgno);
+  auto* v = new PageVersion();
+  v->seq = seq;
+  std::memcpy(v->data, image, format::kPageSize);
+  v->next.store(sl->head.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  sl->head.store(v, std::memory_order_release);
+  versions_.fetch_add(1, std::memory_order_relaxed);
+  dirty_.insert(pgno);
+  chained_.insert(pgno);
+}
+
+std::vector<uint64_t> PageTable::DirtyPages() const { return {dirty_.begin(), dirty_.end()}; }
+
+void PageTable::PreserveBase(uint64_t pgno, const uint8_t* main_image, uint64_t min_reader_seq) {
+  Slot* sl = SlotForWrite(pgno);
+  PageVersion* tail = sl->head.load(std::memory_order_relaxed);
+  if (tail == nullptr) return;
+  while (tail->next.load(std::memory_order_relaxed) != nullptr) tail = tail->next.load(std::memory_order_relaxed);
+  // Readers older than the oldest version read the main file: keep its image.
+  if (tail->seq == 0 || min_reader_seq >= tail->seq) return;
+  auto* v = new PageVersion();
+  v->seq = 0;
+  std::memcpy(v->data, main_image, format::kPageSize);
+  tail->next.store(v, std::memory_order_release);
+  versions_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void PageTable::MarkCheckpointed(uint64_t checkpoint_seq) {
+  for (uint64_t pgno : dirty_) {
+    Slot* sl = SlotForWrite(pgno);
+    PageVersion* h = sl->head.load(std::memory_order_relaxed);
+    if (h != nullptr) sl->base_seq.store(h->seq, std::memory_order_release);
+  }
+  dirty_.clear();
+}
+
+void PageTable::Trim(uint64_t min_reader_seq, ReaderRegistry* readers) {
+  std::vector<PageVersion*> cut;
+  for (auto it = chained_.begin(); it != chained_.end();) {
+    uint64_t pgno = *it;
+    if (dirty_.count(pgno)) {
+      ++it;
+      continue;
+    }
+    Slot* sl = SlotForWrite(pgno);
+    uint64_t base = sl->base_seq.load(std::memory_order_relaxed);
+    if (min_reader_seq < base) {
+      ++it;
+      continue;
+    }
+    // Every reader reads the main file for versions <= base.
+    PageVersion* prev = nullptr;
+    PageVersion* v = sl->head.load(std::memory_order_relaxed);
+    while (v != nullptr && v->seq > base) {
+      prev = v;
+      v = v->next.load(std::memory_order_relaxed);
+    }
+    if (v != nullptr) {
+      if (prev == nullptr)
+        sl->head.store(nullptr, std::memory_order_release);
+      else
+        prev->next.store(nullptr, std::memory_order_release);
+      cut.push_back(v);
+    }
+    if (sl->head.load(std::memory_order_relaxed) == nullptr)
+      it = chained_.erase(it);
+    else
+      ++it;
+  }
+  if (!cut.empty()) {
+    uint64_t tag = readers->BumpEpoch();
+    for (PageVersion* v : cut) retired_.push_back({v, tag});
+  }
+  uint64_t min_epoch = readers->MinEpoch();
+  size_t keep = 0;
+  for (auto& r : retired_) {
+    if (r.epoch < min_epoch) {
+      PageVersion* v = r.v;
+      while (v != nullptr) {
+        PageVersion* n = v->next.load(std::memory_order_relaxed);
+        delete v;
+        versions_.fetch_sub(1, std::memory_order_relaxed);
+        v = n;
+      }
+    } else {
+      retired_[keep++] = r;
+    }
+  }
+  retired_.resize(keep);
+}
+
+size_t ReaderRegistry::Enter() {
+  size_t start = std::hash<std::thread::id>()(std::this_thread::get_id()) % kSlots;
+  for (;;) {
+    for (size_t i = 0; i < kSlots; i++) {
+      size_t idx = (start + i) % kSlots;
+      uint64_t idle = kIdle;
+      if (entries_[idx].epoch.compare_exchange_strong(idle, kBusy, std::memory_order_seq_cst)) {
+        entries_[idx].seq.store(kBusy, std::memory_order_seq_cst);
+        entries_[idx].epoch.store(epoch_.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+        return idx;
+      }
+    }
+    std::this_thread::yield();  // more than kSlots concurrent readers: wait for one
+  }
+}
+
+void ReaderRegistry::SetSnapshot(size_t slot, uint64_t seq) {
+  entries_[slot].seq.store(seq, std::memory_order_seq_cst);
+}
+
+void ReaderRegistry::Leave(size_t slot) {
+  entries_[slot].seq.store(kIdle, std::memory_order_release);
+  entries_[slot].epoch.store(kIdle, std::memory_order_release);
+}
+
+uint64_t ReaderRegistry::MinSnapshot() const {
+  uint64_t m = kIdle;
+  for (const auto& e : entries_) {
+    uint64_t s = e.seq.load(std::memory_order_seq_cst);
+    if (s == kIdle) continue;
+    if (s == kBusy) return 0;
+    m = std::min(m, s);
+  }
+  return m;
+}
+
+uint64_t ReaderRegistry::MinEpoch() const {
+  uint64_t m = kIdle;
+  for (const auto& e : entries_) {
+    uint64_t s = e.epoch.load(std::memory_order_seq_cst);
+    if (s == kIdle) continue;
+    if (s == kBusy) return 0;
+    m = std::min(m, s);
+  }
+  return m;
+}
+
+}  // namespace vdb

@@ -1,0 +1,137 @@
+// PageTable: committed page versions that are newer than the main file, and
+// the registry of active readers' snapshots.
+//
+// Pages other than the vector region are never modified in place in the main
+// file between checkpoints. A commit adds a version (a full page image tagged
+// with its commit sequence number) to the page's chain; a checkpoint writes
+// the newest version to the main file. A reader with snapshot s reads the
+// newest version with seq <= s, or the mapped main file when the file already
+// holds that version. So readers see exactly the state as of s, are never
+// blocked, and never see a page the writer is in the middle of changing.
+//
+// Thread-safety: Lookup/ReadPage are lock-free and may run concurrently with
+// one writer (Add/Checkpoint*/Trim are writer-only, externally serialized).
+// Memory of unlinked versions is reclaimed only once no reader that started
+// before the unlink is still active (epoch-based reclamation).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_set>
+#include <vector>
+
+#include "format/constants.h"
+
+namespace vdb {
+
+struct PageVersion {
+  uint64_t seq = 0;  // commit that wrote this image; 0 = copy of the main file kept for old readers
+  std::atomic<PageVersion*> next{nullptr};  // older version
+  alignas(64) uint8_t data[format::kPageSize];
+};
+
+class ReaderRegistry;
+
+class PageTable {
+ public:
+  explicit PageTable(uint64_t max_pages);
+  ~PageTable();
+  PageTable(const PageTable&) = delete;
+  PageTable& operator=(const PageTable&) = delete;
+
+  // The image of page pgno as of snapshot seq, or nullptr if the mapped main
+  // file holds it.
+  const uint8_t* Find(uint64_t pgno, uint64_t seq) const;
+  // The newest committed image (any seq), or nullptr: the writer's view.
+  const uint8_t* FindLatest(uint64_t pgno) const;
+
+  // Writer: publishes image as the version of pgno at commit seq.
+  void Add(uint64_t pgno, uint64_t seq, const uint8_t* image);
+
+  // Checkpoint support. Pages with versions newer than the main file:
+  std::vector<uint64_t> DirtyPages() const;
+  // Before the main file's copy of pgno is overwritten: if a reader with a
+  // snapshot older than every version may still read the main file, keep a
+  // copy of main_image for it.
+  void PreserveBase(uint64_t pgno, const uint8_t* main_image, uint64_t min_reader_seq);
+  // After the main file durably holds the newest version of every dirty page.
+  void MarkCheckpointed(uint64_t checkpoint_seq);
+  // Unlinks versions no reader can need (min_reader_seq: oldest active
+  // snapshot; UINT64_MAX when none) and frees memory that is safe to free.
+  void Trim(uint64_t min_reader_seq, ReaderRegistry* readers);
+  size_t version_count() const { return versions_.load(std::memory_order_relaxed); }
+  size_t bytes() const { return version_count() * sizeof(PageVersion); }
+
+ private:
+  struct Slot {
+    std::atomic<PageVersion*> head{nullptr};
+    std::atomic<uint64_t> base_seq{0};  // seq of the version the main file holds
+  };
+  static constexpr uint64_t kChunkBits = 12;
+  static constexpr uint64_t kChunkPages = 1ull << kChunkBits;
+  struct Chunk {
+    Slot slots[kChunkPages];
+  };
+  Slot* SlotFor(uint64_t pgno) const;
+  Slot* SlotForWrite(uint64_t pgno);
+
+  uint64_t max_pages_;
+  std::unique_ptr<std::atomic<Chunk*>[]> dir_;
+  uint64_t dir_size_;
+  std::unordered_set<uint64_t> dirty_;      // writer-only
+  std::unordered_set<uint64_t> chained_;    // pages with any version; writer-only
+  struct Retired {
+    PageVersion* v;
+    uint64_t epoch;
+  };
+  std::vector<Retired> retired_;  // writer-only
+  std::atomic<size_t> versions_{0};
+};
+
+// Readers register their snapshot here for the duration of a read.
+class ReaderRegistry {
+ public:
+  static constexpr size_t kSlots = 1024;
+  static constexpr uint64_t kBusy = ~0ull - 1;
+  static constexpr uint64_t kIdle = ~0ull;
+
+  // Claims a slot; *epoch_out is the epoch the reader started in. The caller
+  // then loads its snapshot seq and calls SetSnapshot.
+  size_t Enter();
+  void SetSnapshot(size_t slot, uint64_t seq);
+  void Leave(size_t slot);
+  // Oldest snapshot of any active reader (kIdle if none); a reader still
+  // registering counts as 0.
+  uint64_t MinSnapshot() const;
+  // Oldest start epoch of any active reader (kIdle if none).
+  uint64_t MinEpoch() const;
+  // Writer: advances the epoch and returns the previous one.
+  uint64_t BumpEpoch() { return epoch_.fetch_add(1, std::memory_order_seq_cst); }
+
+ private:
+  struct alignas(64) Entry {
+    std::atomic<uint64_t> epoch{kIdle};
+    std::atomic<uint64_t> seq{kIdle};
+  };
+  Entry entries_[kSlots];
+  std::atomic<uint64_t> epoch_{1};
+  std::mutex overflow_mu_;
+};
+
+// RAII registration of one reader.
+class ReaderGuard {
+ public:
+  ReaderGuard(ReaderRegistry* r) : reg_(r), slot_(r->Enter()) {}
+  ~ReaderGuard() { reg_->Leave(slot_); }
+  void SetSnapshot(uint64_t seq) { reg_->SetSnapshot(slot_, seq); }
+  ReaderGuard(const ReaderGuard&) = delete;
+  ReaderGuard& operator=(const ReaderGuard&) = delete;
+
+ private:
+  ReaderRegistry* reg_;
+  size_t slot_;
+};
+
+}  // namespace vdb

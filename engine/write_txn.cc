@@ -1,0 +1,269 @@
+#include "engine/write_txn.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "engine/db_impl.h"
+#include "format/coding.h"
+#include "format/metadata_codec.h"
+#include "kernels/distance.h"
+#include "kernels/exact_search.h"
+
+namespace vdb {
+
+using namespace vdb::format;
+
+WriteTxn::WriteTxn(DbImpl* db, const MetaBody& meta, uint64_t seq)
+    : db_(db), layout_(&db->layout()), meta_(meta), seq_(seq), first_new_page_(meta.page_count) {}
+
+const uint8_t* WriteTxn::Page(uint64_t pgno) const {
+  auto it = dirty_.find(pgno);
+  if (it != dirty_.end()) return it->second->data;
+  return db_->WriterPage(pgno);
+}
+
+const float* WriteTxn::Vector(uint32_t slot) const {
+  auto it = fresh_index_.find(slot);
+  if (it != fresh_index_.end()) return fresh_[it->second].values->data();
+  uint64_t off;
+  if (!reader().VectorOffset(slot, &off).ok()) return nullptr;
+  return db_->WriterVector(slot, off);
+}
+
+uint8_t* WriteTxn::MutablePage(uint64_t pgno) {
+  auto it = dirty_.find(pgno);
+  if (it != dirty_.end()) return it->second->data;
+  auto buf = std::make_unique<PageBuf>();
+  if (pgno >= first_new_page_)
+    std::memset(buf->data, 0, kPageSize);
+  else
+    std::memcpy(buf->data, db_->WriterPage(pgno), kPageSize);
+  uint8_t* p = buf->data;
+  dirty_.emplace(pgno, std::move(buf));
+  return p;
+}
+
+Result<uint64_t> WriteTxn::AllocPages(uint64_t n) {
+  uint64_t first = meta_.page_count;
+  if (first + n > db_->max_pages())
+    return Status::NoSpace("the database would outgrow its map size (" + std::to_string(db_->max_pages()) +
+                           " pages); reopen with a larger OpenOptions::map_size");
+  meta_.page_count += n;
+  return first;
+}
+
+Result<uint32_t> WriteTxn::AllocSlot() {
+  if (meta_.free_head != kNoSlot && !freed_set_.count(meta_.free_head) && db_->SlotReusable(meta_.free_head)) {
+    uint32_t slot = meta_.free_head;
+    VDB_ASSIGN_OR_RETURN(SlotRecord r, reader().Slot(slot));
+    if (r.state != kSlotFree) return Status::Corruption("free list holds slot " + std::to_string(slot) + " that is not free");
+    uint64_t next = r.id_ref;
+    if (next != kNoSlot && next >= meta_.slot_hwm)
+      return Status::Corruption("free list link of slot " + std::to_string(slot) + " points beyond the slots");
+    meta_.free_head = static_cast<uint32_t>(next);
+    if (meta_.free_head == kNoSlot) meta_.free_tail = kNoSlot;
+    meta_.free_count--;
+    return slot;
+  }
+  if (meta_.slot_hwm >= kMaxSlots) return Status::NoSpace("the database holds the maximum number of slots");
+  uint32_t slot = static_cast<uint32_t>(meta_.slot_hwm);
+  ExtentPos ep = ExtentOf(slot);
+  if (meta_.vector_extents[ep.extent] == 0) {
+    VDB_ASSIGN_OR_RETURN(meta_.vector_extents[ep.extent],
+                         AllocPages(VectorExtentPages(ep.extent, layout_->header->vector_stride)));
+  }
+  if (meta_.slot_extents[ep.extent] == 0) {
+    VDB_ASSIGN_OR_RETURN(meta_.slot_extents[ep.extent], AllocPages(SealedExtentPages(ep.extent, kSlotRecordSize)));
+  }
+  meta_.slot_hwm++;
+  return slot;
+}
+
+Status WriteTxn::WriteSlotRecord(uint32_t slot, const SlotRecord& r) {
+  uint64_t pgno;
+  uint32_t off;
+  VDB_RETURN_IF_ERROR(reader().SlotRecordLoc(slot, &pgno, &off));
+  EncodeSlotRecord(r, MutablePage(pgno) + off);
+  return Status::Ok();
+}
+
+Status WriteTxn::FreeSlot(uint32_t slot) {
+  SlotRecord r;
+  r.state = kSlotFree;
+  r.id_ref = kNoSlot;
+  VDB_RETURN_IF_ERROR(WriteSlotRecord(slot, r));
+  if (meta_.free_tail != kNoSlot) {
+    VDB_ASSIGN_OR_RETURN(SlotRecord t, reader().Slot(meta_.free_tail));
+    t.id_ref = slot;
+    VDB_RETURN_IF_ERROR(WriteSlotRecord(meta_.free_tail, t));
+  } else {
+    meta_.free_head = slot;
+  }
+  meta_.free_tail = slot;
+  meta_.free_count++;
+  meta_.live_count--;
+  freed_.push_back(slot);
+  freed_set_.insert(slot);
+  return Status::Ok();
+}
+
+Result<uint64_t> WriteTxn::AppendBlob(std::string_view bytes) {
+  if (bytes.empty()) return uint64_t{0};
+  uint64_t capacity = meta_.blob_pages * kPagePayload;
+  if (meta_.blob_page == 0 || meta_.blob_used + bytes.size() > capacity) {
+    uint64_t pages = std::max<uint64_t>(kBlobExtentMinPages, std::min<uint64_t>(meta_.blob_pages * 2, 4096));
+    pages = std::max<uint64_t>(pages, (bytes.size() + kPagePayload - 1) / kPagePayload);
+    VDB_ASSIGN_OR_RETURN(meta_.blob_page, AllocPages(pages));
+    meta_.blob_pages = pages;
+    meta_.blob_used = 0;
+  }
+  uint64_t ref = SealedPayloadOffset(meta_.blob_page, meta_.blob_used);
+  size_t done = 0;
+  uint64_t pos = meta_.blob_used;
+  while (done < bytes.size()) {
+    uint64_t pgno = meta_.blob_page + pos / kPagePayload;
+    uint64_t in = pos % kPagePayload;
+    size_t n = std::min<size_t>(bytes.size() - done, kPagePayload - in);
+    std::memcpy(MutablePage(pgno) + in, bytes.data() + done, n);
+    done += n;
+    pos += n;
+  }
+  meta_.blob_used = pos;
+  return ref;
+}
+
+Status WriteTxn::IdMapGrow() {
+  uint64_t cap = kIdMapMinCapacity;
+  while (cap * 7 / 10 < (meta_.idmap_used + 1) * 2) cap *= 2;
+  uint64_t pages = (cap + kIdMapEntriesPerPage - 1) / kIdMapEntriesPerPage;
+  MetaBody old = meta_;
+  VDB_ASSIGN_OR_RETURN(uint64_t first, AllocPages(pages));
+  for (uint64_t p = 0; p < pages; p++) MutablePage(first + p);  // zero-filled: all entries empty
+  StateReader old_reader(this, &old, layout_);
+  meta_.idmap_page = first;
+  meta_.idmap_capacity = cap;
+  meta_.idmap_used = 0;
+  meta_.idmap_tombstones = 0;
+  for (uint64_t i = 0; i < old.idmap_capacity; i++) {
+    uint64_t pgno;
+    uint32_t off;
+    old_reader.IdMapLoc(i, &pgno, &off);
+    IdMapEntry e = DecodeIdMapEntry(Page(pgno) + off);
+    if (e.hash >= 2) VDB_RETURN_IF_ERROR(IdMapInsert(e.hash, e.slot));
+  }
+  if (meta_.idmap_used != old.idmap_used)
+    return Status::Corruption("id map holds " + std::to_string(meta_.idmap_used) + " entries, meta says " +
+                              std::to_string(old.idmap_used));
+  return Status::Ok();
+}
+
+Status WriteTxn::IdMapInsert(uint64_t hash, uint32_t slot) {
+  if (meta_.idmap_capacity == 0 || (meta_.idmap_used + meta_.idmap_tombstones + 1) * 10 > meta_.idmap_capacity * 7)
+    VDB_RETURN_IF_ERROR(IdMapGrow());
+  StateReader rd = reader();
+  uint64_t mask = meta_.idmap_capacity - 1;
+  for (uint64_t probe = 0, i = hash & mask; probe < meta_.idmap_capacity; probe++, i = (i + 1) & mask) {
+    uint64_t pgno;
+    uint32_t off;
+    rd.IdMapLoc(i, &pgno, &off);
+    IdMapEntry e = DecodeIdMapEntry(Page(pgno) + off);
+    if (e.hash == kIdHashEmpty || e.hash == kIdHashTombstone) {
+      if (e.hash == kIdHashTombstone) meta_.idmap_tombstones--;
+      EncodeIdMapEntry({hash, slot}, MutablePage(pgno) + off);
+      meta_.idmap_used++;
+      return Status::Ok();
+    }
+  }
+  return Status::Corruption("id map is full");
+}
+
+Status WriteTxn::IdMapReplace(uint64_t hash, uint32_t old_slot, uint32_t new_slot) {
+  StateReader rd = reader();
+  VDB_RETURN_IF_ERROR(rd.CheckIdMapLocation());
+  uint64_t mask = meta_.idmap_capacity - 1;
+  for (uint64_t probe = 0, i = hash & mask; probe < meta_.idmap_capacity; probe++, i = (i + 1) & mask) {
+    uint64_t pgno;
+    uint32_t off;
+    rd.IdMapLoc(i, &pgno, &off);
+    IdMapEntry e = DecodeIdMapEntry(Page(pgno) + off);
+    if (e.hash == kIdHashEmpty) break;
+    if (e.hash != hash || e.slot != old_slot) continue;
+    if (new_slot == kNoSlot) {
+      EncodeIdMapEntry({kIdHashTombstone, kNoSlot}, MutablePage(pgno) + off);
+      meta_.idmap_used--;
+      meta_.idmap_tombstones++;
+    } else {
+      EncodeIdMapEntry({hash, new_slot}, MutablePage(pgno) + off);
+    }
+    return Status::Ok();
+  }
+  return Status::Corruption("id map has no entry for slot " + std::to_string(old_slot));
+}
+
+Status WriteTxn::Put(std::string_view id, std::span<const float> vec, std::string_view metadata_json) {
+  const uint32_t dim = layout_->dim();
+  if (id.empty()) return Status::InvalidArgument("id is empty");
+  if (id.size() > format::kMaxIdBytes)
+    return Status::InvalidArgument("id is " + std::to_string(id.size()) + " bytes; the limit is " +
+                                   std::to_string(format::kMaxIdBytes));
+  if (vec.size() != dim)
+    return Status::InvalidArgument("vector has " + std::to_string(vec.size()) + " components; the database has dimension " +
+                                   std::to_string(dim));
+  for (size_t i = 0; i < vec.size(); i++)
+    if (!std::isfinite(vec[i]))
+      return Status::InvalidArgument("vector component " + std::to_string(i) + " is " +
+                                     (std::isnan(vec[i]) ? "NaN" : "infinite"));
+  VDB_ASSIGN_OR_RETURN(EncodedMetadata md, EncodeMetadata(metadata_json));
+
+  StateReader rd = reader();
+  uint32_t existing = kNoSlot;
+  SlotRecord old;
+  auto found = rd.FindId(id);
+  if (found.ok()) {
+    existing = *found;
+    VDB_ASSIGN_OR_RETURN(old, rd.Slot(existing));
+  } else if (!found.status().IsNotFound()) {
+    return found.status();
+  }
+
+  VDB_ASSIGN_OR_RETURN(uint32_t slot, AllocSlot());
+  uint64_t voff;
+  VDB_RETURN_IF_ERROR(reader().VectorOffset(slot, &voff));
+  auto values = std::make_shared<std::vector<float>>(vec.begin(), vec.end());
+  fresh_index_[slot] = fresh_.size();
+  fresh_.push_back({slot, voff, values});
+
+  SlotRecord r;
+  r.state = kSlotLive;
+  r.flags = md.compressed ? kSlotFlagMetaZstd : 0;
+  r.id_len = static_cast<uint16_t>(id.size());
+  if (existing != kNoSlot) {
+    r.id_ref = old.id_ref;  // same id bytes: share the blob
+  } else {
+    VDB_ASSIGN_OR_RETURN(r.id_ref, AppendBlob(id));
+  }
+  r.meta_len = static_cast<uint32_t>(md.bytes.size());
+  VDB_ASSIGN_OR_RETURN(r.meta_ref, AppendBlob(md.bytes));
+  float n2 = kernels::NormSqr(values->data(), dim);
+  r.inv_norm = n2 > 0 ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(n2))) : 0.0f;
+  r.check = StateReader::RecordCheck(slot, values->data(), dim, id, md.bytes);
+  VDB_RETURN_IF_ERROR(WriteSlotRecord(slot, r));
+  meta_.live_count++;
+
+  uint64_t h = IdHash(id.data(), id.size());
+  if (existing != kNoSlot) {
+    VDB_RETURN_IF_ERROR(FreeSlot(existing));
+    return IdMapReplace(h, existing, slot);
+  }
+  return IdMapInsert(h, slot);
+}
+
+Status WriteTxn::Delete(std::string_view id) {
+  if (id.empty()) return Status::InvalidArgument("id is empty");
+  if (id.size() > format::kMaxIdBytes) return Status::InvalidArgument("id is longer than " + std::to_string(format::kMaxIdBytes) + " bytes");
+  VDB_ASSIGN_OR_RETURN(uint32_t slot, reader().FindId(id));
+  VDB_RETURN_IF_ERROR(FreeSlot(slot));
+  return IdMapReplace(IdHash(id.data(), id.size()), slot, kNoSlot);
+}
+
+}  // namespace vdb

@@ -1,0 +1,78 @@
+// WriteTxn: the private, uncommitted changes of one write transaction.
+// Pages are copied on first write; vectors are staged in memory. Nothing is
+// visible to readers until DbImpl commits it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/state.h"
+#include "format/meta.h"
+
+namespace vdb {
+
+class DbImpl;
+
+struct alignas(64) PageBuf {
+  uint8_t data[format::kPageSize];
+};
+
+// A vector write into the vector region (a slot no snapshot can see yet).
+struct FreshVector {
+  uint32_t slot = 0;
+  uint64_t offset = 0;  // in the main file
+  std::shared_ptr<const std::vector<float>> values;
+};
+
+class WriteTxn final : public PageSource {
+ public:
+  // REQUIRES: the caller holds the database's writer lock for the lifetime
+  // of the transaction.
+  WriteTxn(DbImpl* db, const format::MetaBody& meta, uint64_t seq);
+
+  const uint8_t* Page(uint64_t pgno) const override;
+  const float* Vector(uint32_t slot) const override;
+  StateReader reader() const { return StateReader(this, &meta_, layout_); }
+
+  // Validated upsert / delete (NotFound when id is absent).
+  Status Put(std::string_view id, std::span<const float> vec, std::string_view metadata_json);
+  Status Delete(std::string_view id);
+
+  bool empty() const { return dirty_.empty() && fresh_.empty(); }
+  const format::MetaBody& meta() const { return meta_; }
+  std::map<uint64_t, std::unique_ptr<PageBuf>>& dirty() { return dirty_; }
+  const std::vector<FreshVector>& fresh() const { return fresh_; }
+  const std::vector<uint32_t>& freed() const { return freed_; }
+  uint64_t seq() const { return seq_; }
+
+ private:
+  uint8_t* MutablePage(uint64_t pgno);
+  Result<uint64_t> AllocPages(uint64_t n);
+  Result<uint32_t> AllocSlot();
+  Status FreeSlot(uint32_t slot);
+  Status WriteSlotRecord(uint32_t slot, const format::SlotRecord& r);
+  Result<uint64_t> AppendBlob(std::string_view bytes);
+  Status IdMapInsert(uint64_t hash, uint32_t slot);
+  Status IdMapReplace(uint64_t hash, uint32_t old_slot, uint32_t new_slot);  // new_slot kNoSlot: remove
+  Status IdMapGrow();
+
+  DbImpl* db_;
+  const Layout* layout_;
+  format::MetaBody meta_;
+  uint64_t seq_;
+  uint64_t first_new_page_;  // pages >= this were allocated by this txn (zero-filled)
+  std::map<uint64_t, std::unique_ptr<PageBuf>> dirty_;
+  std::vector<FreshVector> fresh_;
+  std::unordered_map<uint32_t, size_t> fresh_index_;
+  std::vector<uint32_t> freed_;
+  std::unordered_set<uint32_t> freed_set_;
+};
+
+}  // namespace vdb
