@@ -39,7 +39,7 @@ bool WalRecordChecksumOk(const uint8_t* header, std::string_view payload, uint64
 // Payload entries. A payload is a sequence of:
 //   kWalEntryPage  u64 pgno, kPageSize bytes
 //   kWalEntryBytes u64 offset, u32 len, len bytes
-//   kWalEntryMeta  kMetaBodySize bytes
+//   kWalEntryMeta  kMetaBodySize bytes (exactly once, first in a commit's first record)
 void AppendPageEntry(std::string* payload, uint64_t pgno, const uint8_t* page);
 void AppendBytesEntry(std::string* payload, uint64_t offset, const void* data, uint32_t len);
 void AppendMetaEntry(std::string* payload, const uint8_t* body);
