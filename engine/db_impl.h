@@ -42,6 +42,8 @@ class DbImpl final : public Database {
   Result<std::vector<std::vector<SearchHit>>> SearchBatch(std::span<const float> queries, size_t nq,
                                                           const SearchOptions& opts) const override;
   Stats GetStats() const override;
+  Status SetEmbeddingModel(std::string_view identity) override;
+  Result<std::string> EmbeddingModel() const override;
   Status Checkpoint() override;
   Status Close() override;
 

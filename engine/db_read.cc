@@ -143,6 +143,15 @@ Result<std::vector<std::vector<SearchHit>>> DbImpl::SearchImpl(std::span<const f
   return out;
 }
 
+Result<std::string> DbImpl::EmbeddingModel() const {
+  if (closed_) return Status::InvalidArgument("the database is closed");
+  ReaderGuard g(&readers_);
+  auto snap = AcquireSnapshot(&g);
+  SnapshotView view(this, snap.get());
+  StateReader rd(&view, &snap->meta, &layout_);
+  return rd.ReadBlob(snap->meta.model_ref, snap->meta.model_len);
+}
+
 Stats DbImpl::GetStats() const {
   Stats st;
   st.dim = header_.dim;

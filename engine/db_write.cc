@@ -60,6 +60,10 @@ Status DbImpl::Delete(std::string_view id) {
   return RunWrite([&](WriteTxn& t) { return t.Delete(id); });
 }
 
+Status DbImpl::SetEmbeddingModel(std::string_view identity) {
+  return RunWrite([&](WriteTxn& t) { return t.SetModel(identity); });
+}
+
 Status DbImpl::Write(const WriteBatch& batch) {
   return RunWrite([&](WriteTxn& t) {
     for (size_t i = 0; i < batch.ops().size(); i++) {

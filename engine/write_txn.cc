@@ -267,3 +267,14 @@ Status WriteTxn::Delete(std::string_view id) {
 }
 
 }  // namespace vdb
+
+namespace vdb {
+
+Status WriteTxn::SetModel(std::string_view identity) {
+  if (identity.size() > format::kMaxMetadataBytes) return Status::InvalidArgument("model identity is too long");
+  VDB_ASSIGN_OR_RETURN(meta_.model_ref, AppendBlob(identity));
+  meta_.model_len = static_cast<uint32_t>(identity.size());
+  return Status::Ok();
+}
+
+}  // namespace vdb

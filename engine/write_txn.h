@@ -44,6 +44,7 @@ class WriteTxn final : public PageSource {
   // Validated upsert / delete (NotFound when id is absent).
   Status Put(std::string_view id, std::span<const float> vec, std::string_view metadata_json);
   Status Delete(std::string_view id);
+  Status SetModel(std::string_view identity);
 
   bool empty() const { return dirty_.empty() && fresh_.empty(); }
   const format::MetaBody& meta() const { return meta_; }

@@ -172,6 +172,12 @@ class Database {
                                                                   const SearchOptions& opts) const = 0;
   virtual Stats GetStats() const = 0;
 
+  // The embedding model that produced the vectors: an opaque identity
+  // string (the embed module writes JSON with name, dimension and a hash of
+  // config and weights). Recorded durably; "" until set.
+  virtual Status SetEmbeddingModel(std::string_view identity) = 0;
+  virtual Result<std::string> EmbeddingModel() const = 0;
+
   // Makes the main file durable and empties the WAL.
   virtual Status Checkpoint() = 0;
   // Checkpoints and closes; afterwards the database is the single file.
