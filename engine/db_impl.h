@@ -44,6 +44,7 @@ class DbImpl final : public Database {
   Stats GetStats() const override;
   Status SetEmbeddingModel(std::string_view identity) override;
   Result<std::string> EmbeddingModel() const override;
+  Status Compact(uint64_t* freed) override;
   Status Checkpoint() override;
   Status Close() override;
 
@@ -62,7 +63,7 @@ class DbImpl final : public Database {
   Status MapFile();
 
   // Runs fn inside a write transaction and commits it durably.
-  Status RunWrite(const std::function<Status(WriteTxn&)>& fn);
+  Status RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_auto_repair = true);
   // Stage 1 (writer lock held): WAL append and in-memory publication to the
   // writer's view. Returns the commit's seq in *seq (0 if nothing to commit).
   Status CommitLocked(WriteTxn& txn, uint64_t* seq);

@@ -6,6 +6,8 @@
 #include "format/coding.h"
 #include "format/metadata_codec.h"
 #include "format/pages.h"
+#include "engine/graph_store.h"
+#include "engine/hnsw/hnsw.h"
 #include "kernels/exact_search.h"
 
 namespace vdb {
@@ -89,6 +91,30 @@ Result<std::vector<std::vector<SearchHit>>> DbImpl::SearchImpl(std::span<const f
   SnapshotView view(this, snap.get());
   StateReader rd(&view, &snap->meta, &layout_);
   const MetaBody& m = snap->meta;
+
+  if (!opts.exact && m.graph_entry != kNoSlot) {
+    SnapshotGraph graph(&view, &m, &layout_);
+    hnsw::Params params = GraphParams(header_);
+    if (opts_.ef_search > 0) params.ef_search = opts_.ef_search;
+    std::vector<std::vector<SearchHit>> out(nq);
+    std::vector<hnsw::SearchHit> hits;
+    auto accept = [&](uint32_t slot) { return opts.filter(slot); };
+    for (size_t q = 0; q < nq; q++) {
+      hnsw::SearchOptions so;
+      so.k = static_cast<uint32_t>(opts.k);
+      so.ef = opts.ef;
+      if (opts.filter) so.filter = hnsw::SlotFilter(accept);
+      VDB_RETURN_IF_ERROR(hnsw::Search(graph, params, queries.data() + q * dim, so, &hits));
+      out[q].reserve(hits.size());
+      for (const auto& h : hits) {
+        VDB_ASSIGN_OR_RETURN(SlotRecord r, rd.Slot(h.slot));
+        if (r.state != kSlotLive) continue;  // a damaged graph can name a freed slot
+        VDB_ASSIGN_OR_RETURN(std::string id, rd.SlotId(h.slot, r));
+        out[q].push_back({std::move(id), h.score, h.slot});
+      }
+    }
+    return out;
+  }
 
   // Live flags and inverse norms from the slot records, vectors in place.
   std::vector<kernels::VectorBlock> blocks;
@@ -178,6 +204,7 @@ Stats DbImpl::GetStats() const {
     }
   }
   st.graph_deleted = snap->meta.deleted_count;
+  st.graph_mean_degree = snap->meta.graph_nodes ? static_cast<double>(snap->meta.graph_edges0) / snap->meta.graph_nodes : 0;
   st.graph_levels = snap->meta.graph_entry == kNoSlot ? 0 : snap->meta.graph_max_level + 1;
   st.graph_entry_point = snap->meta.graph_entry == kNoSlot ? -1 : static_cast<int64_t>(snap->meta.graph_entry);
   return st;

@@ -75,20 +75,32 @@ Status DbImpl::Write(const WriteBatch& batch) {
   });
 }
 
-Status DbImpl::RunWrite(const std::function<Status(WriteTxn&)>& fn) {
+Status DbImpl::Compact(uint64_t* freed) {
+  uint64_t n = 0;
+  Status s = RunWrite([&](WriteTxn& t) { return t.RepairGraph(&n); }, false);
+  if (freed) *freed = n;
+  return s;
+}
+
+Status DbImpl::RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_auto_repair) {
   VDB_RETURN_IF_ERROR(WritableCheck());
   uint64_t seq = 0;
-  bool want_checkpoint = false;
+  bool want_checkpoint = false, want_repair = false;
   {
     std::lock_guard<std::mutex> l(writer_mu_);
     VDB_RETURN_IF_ERROR(WritableCheck());
     WriteTxn txn(this, meta_, last_seq_ + 1);
     VDB_RETURN_IF_ERROR(fn(txn));
+    int threads = opts_.build_threads > 0 ? opts_.build_threads
+                                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    VDB_RETURN_IF_ERROR(txn.Finish(threads));
     VDB_RETURN_IF_ERROR(CommitLocked(txn, &seq));
     want_checkpoint = wal_->size() >= opts_.checkpoint_wal_bytes;
+    want_repair = allow_auto_repair && meta_.deleted_count >= 32 && meta_.deleted_count * 10 >= meta_.graph_nodes;
   }
   if (seq == 0) return Status::Ok();
   VDB_RETURN_IF_ERROR(WaitVisible(seq));
+  if (want_repair) VDB_RETURN_IF_ERROR(Compact(nullptr));
   if (want_checkpoint) {
     std::lock_guard<std::mutex> l(writer_mu_);
     if (wal_->size() >= opts_.checkpoint_wal_bytes) VDB_RETURN_IF_ERROR(CheckpointLocked());

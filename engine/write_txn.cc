@@ -4,7 +4,10 @@
 #include <cstring>
 
 #include "engine/db_impl.h"
+#include "engine/graph_store.h"
+#include "engine/hnsw/hnsw.h"
 #include "format/coding.h"
+#include "format/graph.h"
 #include "format/metadata_codec.h"
 #include "kernels/distance.h"
 #include "kernels/exact_search.h"
@@ -16,9 +19,22 @@ using namespace vdb::format;
 WriteTxn::WriteTxn(DbImpl* db, const MetaBody& meta, uint64_t seq)
     : db_(db), layout_(&db->layout()), meta_(meta), seq_(seq), first_new_page_(meta.page_count) {}
 
+WriteTxn::~WriteTxn() = default;
+
+TxnGraph* WriteTxn::Graph() {
+  if (!graph_) graph_ = std::make_unique<TxnGraph>(this);
+  return graph_.get();
+}
+
 const uint8_t* WriteTxn::Page(uint64_t pgno) const {
   auto it = dirty_.find(pgno);
   if (it != dirty_.end()) return it->second->data;
+  if (pgno >= first_new_page_) {
+    // Allocated by this transaction and not written yet: zeros (the file may
+    // not extend that far until commit).
+    alignas(64) static const uint8_t kZeroPage[kPageSize] = {};
+    return kZeroPage;
+  }
   return db_->WriterPage(pgno);
 }
 
@@ -87,7 +103,7 @@ Status WriteTxn::WriteSlotRecord(uint32_t slot, const SlotRecord& r) {
   return Status::Ok();
 }
 
-Status WriteTxn::FreeSlot(uint32_t slot) {
+Status WriteTxn::FreeSlotRecord(uint32_t slot) {
   SlotRecord r;
   r.state = kSlotFree;
   r.id_ref = kNoSlot;
@@ -101,10 +117,49 @@ Status WriteTxn::FreeSlot(uint32_t slot) {
   }
   meta_.free_tail = slot;
   meta_.free_count++;
-  meta_.live_count--;
   freed_.push_back(slot);
   freed_set_.insert(slot);
   return Status::Ok();
+}
+
+Status WriteTxn::RetireSlot(uint32_t slot) {
+  auto it = std::find(new_slots_.begin(), new_slots_.end(), slot);
+  bool in_graph = it == new_slots_.end() && Graph()->Level(slot) >= 0;
+  if (it != new_slots_.end()) new_slots_.erase(it);
+  meta_.live_count--;
+  if (!in_graph) return FreeSlotRecord(slot);
+  VDB_ASSIGN_OR_RETURN(SlotRecord r, reader().Slot(slot));
+  r.state = kSlotDeleted;
+  VDB_RETURN_IF_ERROR(WriteSlotRecord(slot, r));
+  meta_.deleted_count++;
+  return Graph()->MarkDeleted(slot);
+}
+
+Result<uint64_t> WriteTxn::AllocUpper(uint64_t len) {
+  uint64_t capacity = meta_.upper_pages * kPagePayload;
+  if (meta_.upper_page == 0 || meta_.upper_used + len > capacity) {
+    uint64_t pages = std::max<uint64_t>(kUpperExtentMinPages, std::min<uint64_t>(meta_.upper_pages * 2, 4096));
+    pages = std::max<uint64_t>(pages, (len + kPagePayload - 1) / kPagePayload);
+    VDB_ASSIGN_OR_RETURN(meta_.upper_page, AllocPages(pages));
+    meta_.upper_pages = pages;
+    meta_.upper_used = 0;
+  }
+  uint64_t ref = SealedPayloadOffset(meta_.upper_page, meta_.upper_used);
+  meta_.upper_used += len;
+  return ref;
+}
+
+void WriteTxn::WritePayload(uint64_t ref, std::string_view bytes) {
+  uint64_t pgno = ref / kPageSize;
+  uint64_t in = ref % kPageSize;
+  size_t done = 0;
+  while (done < bytes.size()) {
+    size_t n = std::min<size_t>(bytes.size() - done, kPagePayload - in);
+    std::memcpy(MutablePage(pgno) + in, bytes.data() + done, n);
+    done += n;
+    pgno++;
+    in = 0;
+  }
 }
 
 Result<uint64_t> WriteTxn::AppendBlob(std::string_view bytes) {
@@ -249,10 +304,11 @@ Status WriteTxn::Put(std::string_view id, std::span<const float> vec, std::strin
   r.check = StateReader::RecordCheck(slot, values->data(), dim, id, md.bytes);
   VDB_RETURN_IF_ERROR(WriteSlotRecord(slot, r));
   meta_.live_count++;
+  new_slots_.push_back(slot);
 
   uint64_t h = IdHash(id.data(), id.size());
   if (existing != kNoSlot) {
-    VDB_RETURN_IF_ERROR(FreeSlot(existing));
+    VDB_RETURN_IF_ERROR(RetireSlot(existing));
     return IdMapReplace(h, existing, slot);
   }
   return IdMapInsert(h, slot);
@@ -262,7 +318,7 @@ Status WriteTxn::Delete(std::string_view id) {
   if (id.empty()) return Status::InvalidArgument("id is empty");
   if (id.size() > format::kMaxIdBytes) return Status::InvalidArgument("id is longer than " + std::to_string(format::kMaxIdBytes) + " bytes");
   VDB_ASSIGN_OR_RETURN(uint32_t slot, reader().FindId(id));
-  VDB_RETURN_IF_ERROR(FreeSlot(slot));
+  VDB_RETURN_IF_ERROR(RetireSlot(slot));
   return IdMapReplace(IdHash(id.data(), id.size()), slot, kNoSlot);
 }
 
@@ -274,6 +330,49 @@ Status WriteTxn::SetModel(std::string_view identity) {
   if (identity.size() > format::kMaxMetadataBytes) return Status::InvalidArgument("model identity is too long");
   VDB_ASSIGN_OR_RETURN(meta_.model_ref, AppendBlob(identity));
   meta_.model_len = static_cast<uint32_t>(identity.size());
+  return Status::Ok();
+}
+
+}  // namespace vdb
+
+namespace vdb {
+
+Status WriteTxn::Finish(int threads) {
+  if (new_slots_.empty() && !graph_) return Status::Ok();
+  TxnGraph* g = Graph();
+  hnsw::Params params = GraphParams(*layout_->header);
+  if (!new_slots_.empty()) {
+    // Large batches use both cores; small ones insert in order.
+    bool parallel = threads > 1 && new_slots_.size() >= 256;
+    if (parallel) {
+      bool reconnect = new_slots_.size() * 4 >= meta_.graph_nodes;
+      VDB_RETURN_IF_ERROR(hnsw::ParallelBuild(*g, params, new_slots_, threads, reconnect));
+    } else {
+      for (uint32_t slot : new_slots_) VDB_RETURN_IF_ERROR(hnsw::Insert(*g, params, slot));
+    }
+    new_slots_.clear();
+  }
+  return g->Flush();
+}
+
+Status WriteTxn::RepairGraph(uint64_t* freed) {
+  *freed = 0;
+  std::vector<uint32_t> removed;
+  StateReader rd = reader();
+  for (uint64_t slot = 0; slot < meta_.slot_hwm; slot++) {
+    VDB_ASSIGN_OR_RETURN(SlotRecord r, rd.Slot(static_cast<uint32_t>(slot)));
+    if (r.state == kSlotDeleted) removed.push_back(static_cast<uint32_t>(slot));
+  }
+  if (removed.empty()) return Status::Ok();
+  TxnGraph* g = Graph();
+  hnsw::RepairStats stats;
+  VDB_RETURN_IF_ERROR(hnsw::Repair(*g, GraphParams(*layout_->header), removed, &stats));
+  VDB_RETURN_IF_ERROR(g->Flush());
+  for (uint32_t slot : removed) {
+    VDB_RETURN_IF_ERROR(FreeSlotRecord(slot));
+    meta_.deleted_count--;
+  }
+  *freed = removed.size();
   return Status::Ok();
 }
 

@@ -19,6 +19,7 @@
 namespace vdb {
 
 class DbImpl;
+class TxnGraph;
 
 struct alignas(64) PageBuf {
   uint8_t data[format::kPageSize];
@@ -45,19 +46,33 @@ class WriteTxn final : public PageSource {
   Status Put(std::string_view id, std::span<const float> vec, std::string_view metadata_json);
   Status Delete(std::string_view id);
   Status SetModel(std::string_view identity);
+  // Links the records put by this transaction into the HNSW graph and
+  // encodes the graph changes into pages. Call once, after the last op.
+  Status Finish(int threads);
+  // Re-links the neighbours of tombstoned nodes, removes them from the graph
+  // and frees their slots. *freed: how many slots were freed.
+  Status RepairGraph(uint64_t* freed);
 
   bool empty() const { return dirty_.empty() && fresh_.empty(); }
   const format::MetaBody& meta() const { return meta_; }
   std::map<uint64_t, std::unique_ptr<PageBuf>>& dirty() { return dirty_; }
   const std::vector<FreshVector>& fresh() const { return fresh_; }
   const std::vector<uint32_t>& freed() const { return freed_; }
+  ~WriteTxn() override;
   uint64_t seq() const { return seq_; }
 
  private:
+  friend class TxnGraph;
+  TxnGraph* Graph();
+  // A record stops being live: a graph node becomes a tombstone (freed by
+  // repair), a slot not in the graph is freed at once.
+  Status RetireSlot(uint32_t slot);
+  Status FreeSlotRecord(uint32_t slot);  // any state -> free-list tail
+  Result<uint64_t> AllocUpper(uint64_t len);
+  void WritePayload(uint64_t ref, std::string_view bytes);
   uint8_t* MutablePage(uint64_t pgno);
   Result<uint64_t> AllocPages(uint64_t n);
   Result<uint32_t> AllocSlot();
-  Status FreeSlot(uint32_t slot);
   Status WriteSlotRecord(uint32_t slot, const format::SlotRecord& r);
   Result<uint64_t> AppendBlob(std::string_view bytes);
   Status IdMapInsert(uint64_t hash, uint32_t slot);
@@ -74,6 +89,8 @@ class WriteTxn final : public PageSource {
   std::unordered_map<uint32_t, size_t> fresh_index_;
   std::vector<uint32_t> freed_;
   std::unordered_set<uint32_t> freed_set_;
+  std::vector<uint32_t> new_slots_;  // put by this txn, to link into the graph
+  std::unique_ptr<TxnGraph> graph_;
 };
 
 }  // namespace vdb

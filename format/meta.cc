@@ -36,8 +36,9 @@ constexpr uint32_t kBodyOffUpperUsed = 152;
 constexpr uint32_t kBodyOffVectorExtents = 160;
 constexpr uint32_t kBodyOffSlotExtents = kBodyOffVectorExtents + 8 * kMaxExtents;  // 416
 constexpr uint32_t kBodyOffGraphExtents = kBodyOffSlotExtents + 8 * kMaxExtents;   // 672
-constexpr uint32_t kBodyUsed = kBodyOffGraphExtents + 8 * kMaxExtents;             // 928
-static_assert(kBodyOffSlotExtents == 416 && kBodyOffGraphExtents == 672 && kBodyUsed == 928);
+constexpr uint32_t kBodyOffGraphEdges0 = kBodyOffGraphExtents + 8 * kMaxExtents;    // 928
+constexpr uint32_t kBodyUsed = kBodyOffGraphEdges0 + 8;                             // 936
+static_assert(kBodyOffSlotExtents == 416 && kBodyOffGraphExtents == 672 && kBodyUsed == 936);
 static_assert(kBodyUsed <= kMetaBodySize);
 }  // namespace
 
@@ -63,6 +64,7 @@ void EncodeMetaBody(const MetaBody& b, uint8_t* out) {
   PutU32(out + kBodyOffGraphMaxLevel, b.graph_max_level);
   PutU32(out + kBodyOffGraphRecordSize, b.graph_record_size);
   PutU64(out + kBodyOffGraphNodes, b.graph_nodes);
+  PutU64(out + kBodyOffGraphEdges0, b.graph_edges0);
   PutU64(out + kBodyOffUpperPage, b.upper_page);
   PutU64(out + kBodyOffUpperPages, b.upper_pages);
   PutU64(out + kBodyOffUpperUsed, b.upper_used);
@@ -95,6 +97,7 @@ Status DecodeMetaBody(const uint8_t* in, MetaBody* out) {
   b.graph_max_level = GetU32(in + kBodyOffGraphMaxLevel);
   b.graph_record_size = GetU32(in + kBodyOffGraphRecordSize);
   b.graph_nodes = GetU64(in + kBodyOffGraphNodes);
+  b.graph_edges0 = GetU64(in + kBodyOffGraphEdges0);
   b.upper_page = GetU64(in + kBodyOffUpperPage);
   b.upper_pages = GetU64(in + kBodyOffUpperPages);
   b.upper_used = GetU64(in + kBodyOffUpperUsed);
@@ -121,7 +124,8 @@ Status DecodeMetaBody(const uint8_t* in, MetaBody* out) {
   if (b.blob_used > b.blob_pages * kPagePayload) return bad("blob heap use beyond its extent");
   if (b.upper_used > b.upper_pages * kPagePayload) return bad("upper-layer heap use beyond its extent");
   if (b.graph_entry != kNoSlot && b.graph_entry >= b.slot_hwm) return bad("graph entry point beyond slots");
-  if (b.graph_max_level > 64) return bad("graph max level out of range");
+  if (b.graph_max_level > 31) return bad("graph max level out of range");
+  if (b.graph_nodes > b.slot_hwm) return bad("more graph nodes than slots");
   for (uint32_t k = 0; k < kMaxExtents; k++) {
     for (uint64_t p : {b.vector_extents[k], b.slot_extents[k], b.graph_extents[k]})
       if (p != 0 && (p < kFirstDataPage || p >= b.page_count))

@@ -38,6 +38,7 @@ struct MetaBody {
   uint32_t graph_max_level = 0;
   uint32_t graph_record_size = 0;  // bytes per layer-0 record
   uint64_t graph_nodes = 0;
+  uint64_t graph_edges0 = 0;  // sum of layer-0 list lengths (for the mean degree)
   uint64_t upper_page = 0;   // current extent of upper-layer lists
   uint64_t upper_pages = 0;
   uint64_t upper_used = 0;

@@ -70,7 +70,14 @@ TEST(DbBasic, DeleteRemovesRecordAndFreesSlot) {
   EXPECT_TRUE(db->Delete("x").IsNotFound());
   Stats st = db->GetStats();
   EXPECT_EQ(st.count, 0u);
+  EXPECT_EQ(st.graph_deleted, 1u);  // a tombstone in the graph until repair
+  uint64_t freed = 0;
+  ASSERT_TRUE(db->Compact(&freed).ok());
+  EXPECT_EQ(freed, 1u);
+  st = db->GetStats();
+  EXPECT_EQ(st.graph_deleted, 0u);
   EXPECT_EQ(st.free_slots, 1u);
+  EXPECT_EQ(st.graph_entry_point, -1);
 }
 
 TEST(DbBasic, ReopenKeepsEverythingAndLeavesOneFile) {

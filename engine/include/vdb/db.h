@@ -75,6 +75,11 @@ struct OpenOptions {
   uint64_t map_size = 1ull << 40;
   // Threads used by exact search scans (1 = the calling thread only).
   int search_threads = 1;
+  // Threads used to link large batches into the HNSW graph (0 = all cores).
+  int build_threads = 0;
+  // Default HNSW ef_search (0 = the built-in default, which gives
+  // recall@10 >= 0.95 on the reference datasets).
+  uint32_t ef_search = 0;
 };
 
 // Limits on what a record may hold.
@@ -177,6 +182,12 @@ class Database {
   // config and weights). Recorded durably; "" until set.
   virtual Status SetEmbeddingModel(std::string_view identity) = 0;
   virtual Result<std::string> EmbeddingModel() const = 0;
+
+  // HNSW repair pass: re-links the neighbours of deleted records, removes
+  // them from the graph and frees their slots for reuse. Also runs
+  // automatically once tombstones reach 10% of the graph. *freed (optional)
+  // receives the number of slots freed.
+  virtual Status Compact(uint64_t* freed = nullptr) = 0;
 
   // Makes the main file durable and empties the WAL.
   virtual Status Checkpoint() = 0;

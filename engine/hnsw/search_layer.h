@@ -1,0 +1,274 @@
+// Internal building blocks of the HNSW algorithm shared by hnsw.cc, build.cc
+// and repair.cc: per-thread scratch, distance functors, greedy descent,
+// SEARCH-LAYER and the neighbour-selection heuristic. Not part of the API.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "engine/hnsw/graph_store.h"
+#include "engine/hnsw/hnsw.h"
+#include "engine/hnsw/params.h"
+#include "engine/kernels/distance.h"
+
+namespace vdb::hnsw::internal {
+
+inline constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// A node seen by a search, with its distance to the query.
+struct Cand {
+  float dist;
+  uint32_t slot;
+};
+// Heap orders: std heaps keep the "largest" element at front.
+struct FarthestOnTop {
+  bool operator()(const Cand& a, const Cand& b) const { return a.dist < b.dist; }
+};
+struct ClosestOnTop {
+  bool operator()(const Cand& a, const Cand& b) const { return a.dist > b.dist; }
+};
+inline bool CloserThan(const Cand& a, const Cand& b) {
+  return a.dist < b.dist || (a.dist == b.dist && a.slot < b.slot);
+}
+
+// Visited marks stamped with a generation, so starting a traversal is O(1)
+// (a full clear every 65535 traversals). Not thread-safe: one per thread.
+class VisitedSet {
+ public:
+  // Starts a traversal over slots < limit.
+  void Begin(uint32_t limit) {
+    if (marks_.size() < limit) marks_.resize(limit, 0);
+    limit_ = limit;
+    if (++gen_ == 0) {
+      std::fill(marks_.begin(), marks_.end(), uint16_t{0});
+      gen_ = 1;
+    }
+  }
+  uint32_t limit() const { return limit_; }
+  // REQUIRES: slot < limit().
+  bool TestAndSet(uint32_t slot) {
+    if (marks_[slot] == gen_) return true;
+    marks_[slot] = gen_;
+    return false;
+  }
+  bool Test(uint32_t slot) const { return marks_[slot] == gen_; }
+
+ private:
+  std::vector<uint16_t> marks_;
+  uint16_t gen_ = 0;
+  uint32_t limit_ = 0;
+};
+
+// Per-thread buffers; sized on first use, then reused (no allocation per
+// query). Functions below document which members they use.
+struct Scratch {
+  VisitedSet visited;
+  std::vector<Cand> candidates;  // min-heap of nodes to expand
+  std::vector<Cand> results;     // max-heap of the ef best accepted nodes
+  std::vector<Cand> layer_out;   // results of one layer, sorted
+  std::vector<Cand> pool;        // heuristic input
+  std::vector<Cand> selected;    // heuristic output
+  std::vector<Cand> pruned;      // heuristic discards (keep_pruned_connections)
+  std::vector<const float*> selected_vecs;
+  std::vector<uint32_t> list;    // neighbour-list buffer for reads
+  std::vector<uint32_t> list2;   // second list buffer (merges)
+  std::vector<uint32_t> ids;     // unvisited ids of one expansion
+  std::vector<const float*> vecs;
+  void Reserve(uint32_t degree) {
+    if (list.size() < degree) {
+      list.resize(degree);
+      list2.resize(degree + 1);
+      ids.resize(degree);
+      vecs.resize(degree);
+    }
+  }
+};
+// The calling thread's scratch.
+Scratch& ThreadScratch();
+
+// Distance from a fixed query to stored vectors, one type per metric so the
+// search loop is specialised per metric. Distances are "lower is closer".
+struct L2Query {
+  const float* q;
+  uint32_t dim;
+  float operator()(const GraphReader&, uint32_t, const float* v) const {
+    return kernels::L2Sqr(q, v, dim);
+  }
+};
+struct DotQuery {
+  const float* q;
+  uint32_t dim;
+  float operator()(const GraphReader&, uint32_t, const float* v) const {
+    return -kernels::Dot(q, v, dim);
+  }
+};
+struct CosineQuery {
+  const float* q;
+  uint32_t dim;
+  float q_inv_norm;
+  float operator()(const GraphReader& g, uint32_t slot, const float* v) const {
+    return 1.0f - kernels::Dot(q, v, dim) * q_inv_norm * g.InvNorm(slot);
+  }
+};
+
+// Calls f(query_functor) with the functor of params.metric.
+template <typename F>
+auto WithQuery(const Params& params, const float* q, float q_inv_norm, F&& f) {
+  switch (params.metric) {
+    case Metric::kCosine:
+      return f(CosineQuery{q, params.dim, q_inv_norm});
+    case Metric::kDot:
+      return f(DotQuery{q, params.dim});
+    case Metric::kL2:
+    default:
+      return f(L2Query{q, params.dim});
+  }
+}
+
+// Distance between two stored nodes.
+inline float NodeDistance(const GraphReader& g, const Params& p, uint32_t a, const float* va,
+                          uint32_t b, const float* vb) {
+  float d;
+  switch (p.metric) {
+    case Metric::kCosine:
+      d = 1.0f - kernels::Dot(va, vb, p.dim) * g.InvNorm(a) * g.InvNorm(b);
+      break;
+    case Metric::kDot:
+      d = -kernels::Dot(va, vb, p.dim);
+      break;
+    case Metric::kL2:
+    default:
+      d = kernels::L2Sqr(va, vb, p.dim);
+      break;
+  }
+  return d == d ? d : kInf;  // NaN (overflowed inputs) sorts last
+}
+
+inline void PrefetchVector(const float* v, uint32_t lines) {
+  const char* p = reinterpret_cast<const char*>(v);
+  for (uint32_t i = 0; i < lines; ++i) _mm_prefetch(p + 64 * i, _MM_HINT_T0);
+}
+
+// RAII hold of one slot's stripe in a LockTable (no-op without a table).
+class SlotLock {
+ public:
+  SlotLock(LockTable* locks, uint32_t slot) : locks_(locks), slot_(slot) {
+    if (locks_ != nullptr) locks_->Lock(slot_);
+  }
+  ~SlotLock() {
+    if (locks_ != nullptr) locks_->Unlock(slot_);
+  }
+  SlotLock(const SlotLock&) = delete;
+  SlotLock& operator=(const SlotLock&) = delete;
+
+ private:
+  LockTable* locks_;
+  uint32_t slot_;
+};
+
+// Reads a list into buf[0..cap) under the slot's lock; returns the count
+// clamped to cap.
+inline uint32_t ReadList(const GraphReader& g, uint32_t slot, int level, uint32_t* buf,
+                         uint32_t cap, LockTable* locks) {
+  SlotLock lock(locks, slot);
+  const uint32_t n = g.Neighbors(slot, level, buf, cap);
+  return n < cap ? n : cap;
+}
+
+// Greedy descent (SEARCH-LAYER with ef = 1, as hnswlib does it) from `cur`
+// on levels from_level down to to_level + 1. Uses s.list.
+template <typename QD>
+Cand GreedyDescend(const GraphReader& g, const Params& p, const QD& qd, Cand cur,
+                   int from_level, int to_level, LockTable* locks, Scratch& s) {
+  const uint32_t limit = g.SlotLimit();
+  for (int level = from_level; level > to_level; --level) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      const uint32_t n = ReadList(g, cur.slot, level, s.list.data(), p.m, locks);
+      for (uint32_t i = 0; i < n; ++i) {
+        const uint32_t id = s.list[i];
+        if (id >= limit) continue;
+        const float* v = g.Vector(id);
+        if (v == nullptr) continue;
+        const float d = qd(g, id, v);
+        if (d < cur.dist) {
+          cur = {d, id};
+          changed = true;
+        }
+      }
+    }
+  }
+  return cur;
+}
+
+// Paper: Algorithm 2, SEARCH-LAYER, with hnswlib's handling of excluded
+// nodes: nodes failing `accept` are expanded but not kept, and the search
+// goes on until ef accepted nodes are held and no candidate is closer than
+// the farthest of them.
+// REQUIRES: s.visited begun with limit <= g.SlotLimit() and the seeds marked;
+// s.candidates holds the seeds as a ClosestOnTop heap; s.results holds the
+// accepted seeds as a FarthestOnTop heap of at most ef.
+// On return s.results holds the (at most ef) best accepted nodes (heap order).
+template <typename QD, typename Accept>
+void SearchLayer(const GraphReader& g, const Params& p, const QD& qd, uint32_t ef, int level,
+                 LockTable* locks, Scratch& s, const Accept& accept) {
+  const uint32_t cap = p.MaxDegree(level);
+  const uint32_t limit = s.visited.limit();
+  // Prefetch the head of the next vector; the hardware streams the rest.
+  const uint32_t lines = std::min<uint32_t>((p.dim * 4 + 63) / 64, 4);
+  std::vector<Cand>& cands = s.candidates;
+  std::vector<Cand>& res = s.results;
+  while (!cands.empty()) {
+    const Cand c = cands.front();
+    if (res.size() >= ef && c.dist > res.front().dist) break;
+    std::pop_heap(cands.begin(), cands.end(), ClosestOnTop());
+    cands.pop_back();
+
+    const uint32_t n = ReadList(g, c.slot, level, s.list.data(), cap, locks);
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t id = s.list[i];
+      if (id >= limit || s.visited.TestAndSet(id)) continue;
+      const float* v = g.Vector(id);
+      if (v == nullptr) continue;
+      _mm_prefetch(reinterpret_cast<const char*>(v), _MM_HINT_T0);
+      s.ids[m] = id;
+      s.vecs[m] = v;
+      ++m;
+    }
+    for (uint32_t j = 0; j < m; ++j) {
+      if (j + 1 < m) PrefetchVector(s.vecs[j + 1], lines);
+      const uint32_t id = s.ids[j];
+      float d = qd(g, id, s.vecs[j]);
+      if (!(d <= kInf)) d = kInf;  // NaN
+      if (res.size() < ef || d < res.front().dist) {
+        cands.push_back({d, id});
+        std::push_heap(cands.begin(), cands.end(), ClosestOnTop());
+        if (accept(id)) {
+          res.push_back({d, id});
+          std::push_heap(res.begin(), res.end(), FarthestOnTop());
+          if (res.size() > ef) {
+            std::pop_heap(res.begin(), res.end(), FarthestOnTop());
+            res.pop_back();
+          }
+        }
+      }
+    }
+  }
+}
+
+// Paper: Algorithm 4, SELECT-NEIGHBORS-HEURISTIC (extendCandidates = false):
+// walk `pool` closest first and keep a candidate only if it is closer to the
+// base than to every candidate kept so far. Like hnswlib's
+// getNeighborsByHeuristic2, a pool smaller than `max` is kept whole.
+// REQUIRES: pool sorted by CloserThan. Writes s.selected (closest first);
+// uses s.pruned and s.selected_vecs.
+void SelectNeighbors(const GraphReader& g, const Params& p, const std::vector<Cand>& pool,
+                     uint32_t max, Scratch& s);
+
+}  // namespace vdb::hnsw::internal
