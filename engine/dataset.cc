@@ -74,8 +74,8 @@ Result<std::unique_ptr<VecsReader>> VecsReader::Open(const std::string& path, Ve
   }
   const int32_t dim = DecodeInt32(header);
   if (dim <= 0 || static_cast<uint32_t>(dim) > kMaxVecsDim) {
-    return Status::Corruption(RowPlace(path, 0, 0) + ": dimension " + std::to_string(dim) +
-                              " is outside 1.." + std::to_string(kMaxVecsDim));
+    return Status::Corruption(RowPlace(path, 0, 0) + ": dimension " + std::to_string(dim) + " is outside 1.." +
+                              std::to_string(kMaxVecsDim));
   }
   if (std::fseek(f, 0, SEEK_SET) != 0) return Status::FromErrno(errno, "seek " + path);
   reader->dim_ = static_cast<uint32_t>(dim);
@@ -185,15 +185,13 @@ Result<Matrix<T>> LoadAll(const std::string& path, VecsType type, ReadFn read) {
 
 Result<Matrix<float>> LoadVecsAsFloat(const std::string& path) {
   VDB_ASSIGN_OR_RETURN(VecsType type, VecsTypeFromPath(path));
-  return LoadAll<float>(path, type, [](VecsReader& r, size_t n, std::vector<float>* out) {
-    return r.ReadFloats(n, out);
-  });
+  return LoadAll<float>(path, type,
+                        [](VecsReader& r, size_t n, std::vector<float>* out) { return r.ReadFloats(n, out); });
 }
 
 Result<Matrix<int32_t>> LoadIvecs(const std::string& path) {
-  return LoadAll<int32_t>(path, VecsType::kInt32, [](VecsReader& r, size_t n, std::vector<int32_t>* out) {
-    return r.ReadInt32s(n, out);
-  });
+  return LoadAll<int32_t>(path, VecsType::kInt32,
+                          [](VecsReader& r, size_t n, std::vector<int32_t>* out) { return r.ReadInt32s(n, out); });
 }
 
 namespace {
@@ -244,8 +242,7 @@ Result<JsonlRecord> ParseJsonlLine(std::string_view line, uint64_t line_number) 
         const double d = x.get<double>();
         const float f = static_cast<float>(d);
         if (!std::isfinite(d) || !std::isfinite(f)) {
-          return LineError(line_number, "vector[" + std::to_string(i) + "] = " + x.dump() +
-                                            " does not fit in float32");
+          return LineError(line_number, "vector[" + std::to_string(i) + "] = " + x.dump() + " does not fit in float32");
         }
         rec.vector.push_back(f);
       }

@@ -83,7 +83,7 @@ class VecsReader {
   uint64_t rows_;
   uint64_t file_bytes_;
   uint64_t next_row_ = 0;
-  Status error_;                // sticky once set
+  Status error_;              // sticky once set
   std::vector<uint8_t> row_;  // raw values of the current row
 };
 

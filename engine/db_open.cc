@@ -277,6 +277,10 @@ Status DbImpl::Close() {
       if (s.ok()) s = env_->SyncDir(DirName(wal_path_));
     }
   }
+  if (s.ok() && opened_ && poisoned_.load()) {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    s = poison_;
+  }
   closed_ = true;
   wal_.reset();
   if (map_ != nullptr) ::munmap(const_cast<uint8_t*>(map_), map_size_);

@@ -262,6 +262,14 @@ Status DbImpl::Checkpoint() {
 Status DbImpl::CheckpointLocked() {
   VDB_RETURN_IF_ERROR(WritableCheck());
   VDB_RETURN_IF_ERROR(WaitVisible(last_seq_));
+  // 0. The WAL rule holds in every SyncMode: the log covering the pages is
+  // durable before any of them reaches the main file.
+  Status ls = wal_->Sync();
+  if (!ls.ok()) {
+    Poison(ls);
+    return ls.WithContext("checkpoint");
+  }
+  durable_seq_ = std::max(durable_seq_.load(), last_seq_);
   // 1. Newest version of every changed page into the main file.
   std::vector<uint64_t> dirty = pages_->DirtyPages();
   uint64_t min_reader = readers_.MinSnapshot();

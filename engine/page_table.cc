@@ -57,14 +57,13 @@ PageTable::Slot* PageTable::SlotForWrite(uint64_t pgno) {
 const uint8_t* PageTable::Find(uint64_t pgno, uint64_t seq) const {
   const Slot* sl = SlotFor(pgno);
   if (sl == nullptr) return nullptr;
-  uint64_t base = sl->base_seq.load(std::memory_order_acquire);
+  // The newest version <= seq is exactly the page as of seq. Without one,
+  // the main file holds it: every version the file held that a registered
+  // reader could need is either still chained or was copied by PreserveBase
+  // before the file's copy was overwritten.
   for (PageVersion* v = sl->head.load(std::memory_order_acquire); v != nullptr;
        v = v->next.load(std::memory_order_acquire)) {
-    if (v->seq <= seq) {
-      // The main file holds version `base`, the newest one <= seq.
-      if (seq >= base && v->seq <= base) return nullptr;
-      return v->data;
-    }
+    if (v->seq <= seq) return v->data;
   }
   return nullptr;
 }

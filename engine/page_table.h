@@ -5,8 +5,8 @@
 // file between checkpoints. A commit adds a version (a full page image tagged
 // with its commit sequence number) to the page's chain; a checkpoint writes
 // the newest version to the main file. A reader with snapshot s reads the
-// newest version with seq <= s, or the mapped main file when the file already
-// holds that version. So readers see exactly the state as of s, are never
+// newest chained version with seq <= s, or the mapped main file when no such
+// version is chained (then the file holds the page as of s). So readers see exactly the state as of s, are never
 // blocked, and never see a page the writer is in the middle of changing.
 //
 // Thread-safety: Lookup/ReadPage are lock-free and may run concurrently with

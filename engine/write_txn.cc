@@ -327,6 +327,7 @@ Status WriteTxn::Delete(std::string_view id) {
 namespace vdb {
 
 Status WriteTxn::SetModel(std::string_view identity) {
+  if (identity.empty()) return Status::InvalidArgument("model identity is empty");
   if (identity.size() > format::kMaxMetadataBytes) return Status::InvalidArgument("model identity is too long");
   VDB_ASSIGN_OR_RETURN(meta_.model_ref, AppendBlob(identity));
   meta_.model_len = static_cast<uint32_t>(identity.size());

@@ -81,9 +81,12 @@ Result<ReplayResult> ReplayWal(File* wal, File* main, const FileHeader& header, 
   VDB_RETURN_IF_ERROR(wal->Read(0, hbuf, sizeof(hbuf), &got));
   WalHeader wh;
   Status hs = DecodeWalHeader(hbuf, got, &wh);
+  if (hs.IsNotSupported()) return hs;
   if (!hs.ok()) {
-    // A header torn while a checkpoint was starting a new generation: the
-    // meta page already covers everything the old log held.
+    // A header torn while a checkpoint was starting a new generation, or a
+    // log created but never written: the meta page covers everything an
+    // older log held, and no commit of the current generation can be durable
+    // without the header (the header is synced with the first commit).
     res.stop_reason = "WAL header unreadable (" + hs.message() + "); nothing to replay";
     res.discarded_bytes = size;
     return res;
@@ -92,14 +95,14 @@ Result<ReplayResult> ReplayWal(File* wal, File* main, const FileHeader& header, 
   res.wal_generation = wh.generation;
   if (std::memcmp(wh.uuid, header.uuid, 16) != 0)
     return Status::Corruption("WAL belongs to a different database (file id mismatch)");
-  if (wh.generation != meta.wal_generation) {
-    // generation + 1 == meta's: the checkpoint finished but the log was not
-    // reset yet; everything in it is already in the main file.
+  if (wh.generation > meta.wal_generation)
+    return Status::Corruption("WAL generation " + std::to_string(wh.generation) + " is newer than the checkpoint's (" +
+                              std::to_string(meta.wal_generation) + "): the meta pages are older than the log; run vdbcheck");
+  if (wh.generation < meta.wal_generation) {
+    // The checkpoint that started generation meta.wal_generation made the
+    // main file durable first: everything an older log holds is in it.
     res.stop_reason = "WAL generation " + std::to_string(wh.generation) + " precedes checkpoint generation " +
                       std::to_string(meta.wal_generation) + "; nothing to replay";
-    if (wh.generation + 1 != meta.wal_generation)
-      res.stop_reason = "WAL generation " + std::to_string(wh.generation) + " does not match checkpoint generation " +
-                        std::to_string(meta.wal_generation) + "; nothing to replay";
     res.discarded_bytes = size > kWalHeaderSize ? size - kWalHeaderSize : 0;
     return res;
   }

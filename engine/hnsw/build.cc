@@ -32,6 +32,7 @@ LockTable::~LockTable() {
 
 void LockTable::Lock(uint32_t slot) { stripes_[slot & mask_].mu.lock(); }
 void LockTable::Unlock(uint32_t slot) { stripes_[slot & mask_].mu.unlock(); }
+bool LockTable::TryLock(uint32_t slot) { return stripes_[slot & mask_].mu.try_lock(); }
 void LockTable::LockGlobal() { global_->mu.lock(); }
 void LockTable::UnlockGlobal() { global_->mu.unlock(); }
 
@@ -75,7 +76,11 @@ Status WriteSelected(GraphWriter& g, uint32_t slot, int level, const std::vector
 // whose only in-link is very likely the one being dropped.
 constexpr uint32_t kOutlierDegree = 2;
 
-void KeepOutliers(const GraphReader& g, const Params& p, uint32_t node, uint32_t cap, Scratch& s) {
+// REQUIRES: the caller holds node's lock (if locks != nullptr). Another
+// slot's list is read only if its stripe can be taken without waiting (a
+// second blocking lock could deadlock); a busy one counts as no outlier.
+void KeepOutliers(const GraphReader& g, const Params& p, uint32_t node, uint32_t cap,
+                  LockTable* locks, Scratch& s) {
   if (s.selected.size() >= cap) return;
   const uint32_t cap0 = p.MaxDegree0();
   for (const Cand& c : s.pool) {
@@ -83,7 +88,15 @@ void KeepOutliers(const GraphReader& g, const Params& p, uint32_t node, uint32_t
     bool kept = false;
     for (const Cand& k : s.selected) kept |= k.slot == c.slot;
     if (kept) continue;
-    const uint32_t deg = g.Neighbors(c.slot, 0, s.list.data(), cap0);
+    uint32_t deg;
+    if (locks == nullptr || locks->SameStripe(node, c.slot)) {
+      deg = g.Neighbors(c.slot, 0, s.list.data(), cap0);
+    } else if (locks->TryLock(c.slot)) {
+      deg = g.Neighbors(c.slot, 0, s.list.data(), cap0);
+      locks->Unlock(c.slot);
+    } else {
+      continue;
+    }
     if (deg <= kOutlierDegree) s.selected.push_back(c);
   }
 }
@@ -130,7 +143,7 @@ Status LinkInto(GraphWriter& g, const Params& p, uint32_t node, int level, uint3
     }
   } else {
     SelectNeighbors(g, p, s.pool, cap, s);
-    if (level == 0) KeepOutliers(g, p, node, cap, s);
+    if (level == 0) KeepOutliers(g, p, node, cap, locks, s);
   }
   for (const Cand& c : s.selected) *linked |= c.slot == newcomer;
   return WriteSelected(g, node, level, s.selected, s);
@@ -183,9 +196,11 @@ Status LinkNode(GraphWriter& g, const Params& p, uint32_t slot, int level, uint3
       s.visited.Begin(limit);
       s.candidates.clear();
       s.results.clear();
-      auto accept = [&](uint32_t id) {
-        return id != slot && !g.IsDeleted(id) && g.Level(id) >= l;
-      };
+      // Tombstoned nodes stay eligible as neighbours (as in hnswlib): if they
+      // were skipped, a batch that replaces every record around the entry
+      // point would link its new nodes only among themselves, unreachable
+      // from the (tombstoned) entry point until Repair() ran.
+      auto accept = [&](uint32_t id) { return id != slot && g.Level(id) >= l; };
       for (const Cand& c : s.layer_out) {
         if (s.visited.TestAndSet(c.slot)) continue;
         s.candidates.push_back(c);

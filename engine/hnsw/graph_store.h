@@ -57,8 +57,9 @@ class GraphReader {
   virtual const float* Vector(uint32_t slot) const = 0;
   // 1 / |Vector(slot)| (0 for a zero vector). Only used by Metric::kCosine.
   virtual float InvNorm(uint32_t slot) const = 0;
-  // Tombstoned nodes are traversed by searches but never returned, and never
-  // chosen as neighbours of new nodes. Repair() unlinks them.
+  // Tombstoned nodes are traversed by searches but never returned; inserts
+  // may still link to them (keeping new nodes reachable). Repair() unlinks
+  // them.
   virtual bool IsDeleted(uint32_t slot) const = 0;
 };
 

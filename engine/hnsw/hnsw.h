@@ -62,6 +62,10 @@ class LockTable {
 
   void Lock(uint32_t slot);
   void Unlock(uint32_t slot);
+  // Takes the slot's stripe only if it is free. REQUIRES: the caller does not
+  // hold that stripe (see SameStripe).
+  bool TryLock(uint32_t slot);
+  bool SameStripe(uint32_t a, uint32_t b) const { return ((a ^ b) & mask_) == 0; }
   // Guards AddNode/SetEntryPoint and the entry point's read.
   void LockGlobal();
   void UnlockGlobal();

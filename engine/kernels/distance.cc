@@ -152,5 +152,7 @@ float L2Sqr(const float* a, const float* b, size_t dim) { return Kernels().l2(a,
 float Dot(const float* a, const float* b, size_t dim) { return Kernels().dot(a, b, dim); }
 float NormSqr(const float* a, size_t dim) { return Kernels().norm(a, dim); }
 const char* KernelName() { return Kernels().name; }
+DistanceFn L2SqrFn() { return Kernels().l2; }
+DistanceFn DotFn() { return Kernels().dot; }
 
 }  // namespace vdb::kernels

@@ -22,4 +22,10 @@ float NormSqrScalar(const float* a, size_t dim);
 // "avx2-fma" or "scalar": what L2Sqr/Dot/NormSqr dispatch to.
 const char* KernelName();
 
+// The functions L2Sqr and Dot dispatch to, for hot loops (graph search) that
+// resolve the choice once instead of per call. Valid for the process lifetime.
+using DistanceFn = float (*)(const float* a, const float* b, size_t dim);
+DistanceFn L2SqrFn();
+DistanceFn DotFn();
+
 }  // namespace vdb::kernels

@@ -23,7 +23,7 @@ constexpr size_t kMinFloatsPerThread = size_t{1} << 20;
 constexpr size_t kVectorTile = 1024;
 constexpr size_t kQueryTile = 1024;
 // Batches smaller than this run as single queries (sgemm needs rows to pay off).
-constexpr size_t kMinGemmQueries = 4;
+constexpr size_t kMinGemmQueries = 3;
 
 using Filter = std::function<bool(uint32_t)>;
 
@@ -123,8 +123,8 @@ std::vector<ScanHit> ToHits(TopK& top, ScanMetric m) {
   return hits;
 }
 
-void ScanSegments(const std::vector<Segment>& segments, const float* q, size_t dim, ScanMetric m,
-                  const Filter* filter, TopK* top) {
+void ScanSegments(const std::vector<Segment>& segments, const float* q, size_t dim, ScanMetric m, const Filter* filter,
+                  TopK* top) {
   ScoreKind kind = ScoreKind::kDot;
   if (m == ScanMetric::kL2) kind = ScoreKind::kL2;
   uint32_t idx[kScanChunk];
@@ -320,8 +320,8 @@ void KeepBlasSingleThreadedUnderTsan() {
 
 }  // namespace
 
-std::vector<std::vector<ScanHit>> ExactTopKBatch(std::span<const VectorBlock> blocks, const float* queries,
-                                                 size_t nq, size_t dim, ScanMetric m, size_t k, int threads,
+std::vector<std::vector<ScanHit>> ExactTopKBatch(std::span<const VectorBlock> blocks, const float* queries, size_t nq,
+                                                 size_t dim, ScanMetric m, size_t k, int threads,
                                                  const Filter* filter) {
   std::vector<std::vector<ScanHit>> results(nq);
   if (nq == 0 || k == 0 || dim == 0 || queries == nullptr || dim > INT_MAX) return results;

@@ -19,7 +19,7 @@ struct VectorBlock {
   const float* base = nullptr;  // vector 0; each vector holds dim floats
   uint32_t first_slot = 0;
   uint32_t count = 0;
-  size_t stride_bytes = 0;       // distance between consecutive vectors, >= dim * 4
+  size_t stride_bytes = 0;  // distance between consecutive vectors, >= dim * 4
   // Per vector 1/||v|| (cosine: score = dot(q/|q|, v) * inv_norm). Nullable:
   // cosine then computes the norms during the scan. Ignored for l2 and dot.
   const float* inv_norms = nullptr;
@@ -52,11 +52,13 @@ std::vector<ScanHit> ExactTopK(std::span<const VectorBlock> blocks, const float*
 // ExactTopK for nq queries (row-major, nq x dim), result i for query i.
 // Computes scores as matrix products (BLAS sgemm), so scores may differ from
 // ExactTopK's in the last bits (l2 uses ||q||^2 + ||v||^2 - 2 q.v, clamped
-// at 0). BLAS's own threading is left as the process configured it; threads
-// here splits the vectors as in ExactTopK. filter is called once per live
+// at 0). BLAS's own threading is left as the process configured it (except
+// in ThreadSanitizer builds, which set OpenBLAS to one thread because TSan
+// cannot see its synchronization); threads here splits the vectors as in
+// ExactTopK. filter is called once per live
 // slot per call, not per query.
-std::vector<std::vector<ScanHit>> ExactTopKBatch(std::span<const VectorBlock> blocks, const float* queries,
-                                                 size_t nq, size_t dim, ScanMetric m, size_t k, int threads,
+std::vector<std::vector<ScanHit>> ExactTopKBatch(std::span<const VectorBlock> blocks, const float* queries, size_t nq,
+                                                 size_t dim, ScanMetric m, size_t k, int threads,
                                                  const std::function<bool(uint32_t)>* filter);
 
 // True when none of the n values is NaN or +-inf. Callers reject such

@@ -98,8 +98,8 @@ void SelectTileScalar(const float* dots, size_t n, size_t nq, const float* query
 // Eight queries per step: keys and the threshold test in SIMD; only the
 // (rare) keys that pass reach the heap.
 VDB_TARGET_AVX2 void SelectTileAvx2(const float* dots, size_t n, size_t nq, const float* query_add,
-                                    const float* vec_add, const float* vec_mul, const uint32_t* slots,
-                                    bool clamp_zero, TopK* tops, float* thresholds) {
+                                    const float* vec_add, const float* vec_mul, const uint32_t* slots, bool clamp_zero,
+                                    TopK* tops, float* thresholds) {
   for (size_t j = 0; j < n; ++j) {
     const float* row = dots + j * nq;
     const __m256 add = _mm256_set1_ps(vec_add[j]);
@@ -109,8 +109,8 @@ VDB_TARGET_AVX2 void SelectTileAvx2(const float* dots, size_t n, size_t nq, cons
       __m256 base = add;
       if (query_add != nullptr) base = _mm256_add_ps(base, _mm256_loadu_ps(query_add + i));
       const __m256 key = _mm256_fmadd_ps(mul, _mm256_loadu_ps(row + i), base);
-      unsigned bits = static_cast<unsigned>(
-          _mm256_movemask_ps(_mm256_cmp_ps(key, _mm256_loadu_ps(thresholds + i), _CMP_NGT_UQ)));
+      unsigned bits =
+          static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(key, _mm256_loadu_ps(thresholds + i), _CMP_NGT_UQ)));
       if (bits == 0) continue;
       alignas(32) float keys[8];
       _mm256_store_ps(keys, key);
@@ -123,9 +123,9 @@ VDB_TARGET_AVX2 void SelectTileAvx2(const float* dots, size_t n, size_t nq, cons
       }
     }
     for (; i < nq; ++i) {
-      const float key = _mm_cvtss_f32(_mm_fmadd_ss(
-          _mm_set_ss(vec_mul[j]), _mm_set_ss(row[i]),
-          _mm_set_ss((query_add != nullptr ? query_add[i] : 0.0f) + vec_add[j])));
+      const float key =
+          _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(vec_mul[j]), _mm_set_ss(row[i]),
+                                     _mm_set_ss((query_add != nullptr ? query_add[i] : 0.0f) + vec_add[j])));
       if (!(key > thresholds[i])) Offer(key, clamp_zero, slots[j], &tops[i], &thresholds[i]);
     }
   }

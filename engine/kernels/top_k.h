@@ -59,9 +59,7 @@ class TopK {
  private:
   // Strict weak order "a ranks before b"; the heap's front is its maximum,
   // i.e. the entry that ranks last.
-  static bool Before(const Entry& a, const Entry& b) {
-    return a.key < b.key || (a.key == b.key && a.slot < b.slot);
-  }
+  static bool Before(const Entry& a, const Entry& b) { return a.key < b.key || (a.key == b.key && a.slot < b.slot); }
 
   size_t k_;
   float threshold_ = std::numeric_limits<float>::infinity();

@@ -280,6 +280,19 @@ int RunStats(const std::string& file, bool as_json) {
   return kExitOk;
 }
 
+int RunCompact(const std::string& file) {
+  auto dbr = OpenDatabase(file, false);
+  if (!dbr.ok()) return Fail("open " + file, dbr.status());
+  uint64_t freed = 0;
+  Status s = (*dbr)->Compact(&freed);
+  if (!s.ok()) return Fail("compact", s);
+  s = (*dbr)->Close();
+  if (!s.ok()) return Fail("close " + file, s);
+  std::printf("compacted %s: %llu deleted records unlinked from the graph, their slots free for reuse\n", file.c_str(),
+              static_cast<unsigned long long>(freed));
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddCoreCommands(CLI::App& app, int* exit_code) {
@@ -336,6 +349,10 @@ void AddCoreCommands(CLI::App& app, int* exit_code) {
   stats->add_option("FILE", a->file, "database file")->required();
   stats->add_flag("--json", a->as_json, "as JSON");
   stats->callback([a, exit_code] { *exit_code = RunStats(a->file, a->as_json); });
+
+  auto* compact = app.add_subcommand("compact", "HNSW repair pass: unlink deleted records, free their slots");
+  compact->add_option("FILE", a->file, "database file")->required();
+  compact->callback([a, exit_code] { *exit_code = RunCompact(a->file); });
 }
 
 }  // namespace vdb::tools

@@ -14,8 +14,9 @@
 // Isolation: one writer at a time (per process; a second process is locked
 // out with Busy). Readers never block and are never blocked by the writer.
 // Every read call (Get, Search, Stats) runs against one snapshot: the state
-// after some commit that had become durable when the call started; it never
-// sees part of a transaction, an uncommitted change, or a torn write.
+// after the last commit that had been published when the call started (with
+// SyncMode::kFull, published means durable); it never sees part of a
+// transaction, an uncommitted change, or a torn write.
 #pragma once
 
 #include <cstdint>
@@ -43,13 +44,15 @@ enum class SyncMode : uint8_t {
   // returned commit survives power loss. The default.
   kFull = 0,
   // Commits return after the WAL write; a background thread syncs the WAL
-  // every background_sync_ms. A crash (process or power) can lose the last
-  // interval's commits, never corrupt the file.
+  // every background_sync_ms. A process crash loses nothing (the write is in
+  // the OS page cache); a power loss can lose the last interval's commits,
+  // never corrupt the file or keep part of a transaction.
   kBackground = 1,
   // Never sync except at checkpoint and close. A process crash loses nothing
   // the OS already has; a power loss can lose every commit since the last
   // checkpoint (the file stays consistent: recovery stops at the first torn
-  // WAL record). Like LMDB's MDB_NOSYNC.
+  // WAL record). Freed slots are reused only after a checkpoint. Like LMDB's
+  // MDB_NOSYNC.
   kNone = 2,
 };
 
