@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git xxd
   clang libclang-rt-14-dev             # fuzzers and sanitizer builds
   liburing-dev libxxhash-dev libzstd-dev libfmt-dev
-  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libssl-dev
+  nlohmann-json3-dev libcli11-dev
   libopenblas-dev                      # cblas_sgemm for BERT and batched exact search
   libgtest-dev libgmock-dev libbenchmark-dev
   liblmdb-dev libhnswlib-dev libfaiss-dev libomp-dev   # benchmark peers
