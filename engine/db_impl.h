@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "engine/hnsw/hnsw.h"
 #include "engine/page_table.h"
 #include "engine/state.h"
 #include "engine/write_txn.h"
@@ -47,6 +48,8 @@ class DbImpl final : public Database {
   Status Compact(uint64_t* freed) override;
   Status Checkpoint() override;
   Status Close() override;
+
+  hnsw::InvariantReport CheckGraphInvariants() const;
 
   // --- For WriteTxn (writer lock held) ---
   const Layout& layout() const { return layout_; }

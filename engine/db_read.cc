@@ -6,6 +6,7 @@
 #include "format/coding.h"
 #include "format/metadata_codec.h"
 #include "format/pages.h"
+#include "engine/graph_check.h"
 #include "engine/graph_store.h"
 #include "engine/hnsw/hnsw.h"
 #include "kernels/exact_search.h"
@@ -176,6 +177,20 @@ Result<std::string> DbImpl::EmbeddingModel() const {
   SnapshotView view(this, snap.get());
   StateReader rd(&view, &snap->meta, &layout_);
   return rd.ReadBlob(snap->meta.model_ref, snap->meta.model_len);
+}
+
+hnsw::InvariantReport DbImpl::CheckGraphInvariants() const {
+  ReaderGuard g(&readers_);
+  auto snap = AcquireSnapshot(&g);
+  SnapshotView view(this, snap.get());
+  SnapshotGraph graph(&view, &snap->meta, &layout_);
+  return hnsw::CheckInvariants(graph, GraphParams(header_));
+}
+
+Result<hnsw::InvariantReport> CheckGraph(const Database& db) {
+  const auto* impl = dynamic_cast<const DbImpl*>(&db);
+  if (impl == nullptr) return Status::InvalidArgument("not a vdb database handle");
+  return impl->CheckGraphInvariants();
 }
 
 Stats DbImpl::GetStats() const {

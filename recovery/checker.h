@@ -4,7 +4,7 @@
 //
 // The checker never trusts the bytes: every length, count, offset and link is
 // validated before use, walks are bounded by what the files can physically
-// hold, and memory stays bounded (about 9 bytes per slot plus a few MiB of
+// hold, and memory stays bounded (about 10 bytes per slot plus a few MiB of
 // page cache and WAL index), whatever the input.
 //
 // A file left behind by a crash with a WAL still to replay is a normal state:

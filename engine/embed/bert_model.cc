@@ -114,6 +114,10 @@ Result<std::unique_ptr<BertModel>> BertModel::Load(const ModelDirectory& dir,
     VDB_RETURN_IF_ERROR(r.Read(p + "output.dense.bias", {H}, &L.out_b));
     VDB_RETURN_IF_ERROR(r.Read(p + "output.LayerNorm.weight", {H}, &L.out_ln_g));
     VDB_RETURN_IF_ERROR(r.Read(p + "output.LayerNorm.bias", {H}, &L.out_ln_b));
+    kernels::PackWeights(L.qkv_w.data(), 3 * H, H, &L.qkv_p);
+    kernels::PackWeights(L.attn_out_w.data(), H, H, &L.attn_out_p);
+    kernels::PackWeights(L.inter_w.data(), F, H, &L.inter_p);
+    kernels::PackWeights(L.out_w.data(), H, F, &L.out_p);
   }
   std::string extra = "encoder.layer." + std::to_string(c.num_hidden_layers) + ".";
   for (const TensorInfo& t : weights.header().tensors) {
@@ -127,9 +131,21 @@ Result<std::unique_ptr<BertModel>> BertModel::Load(const ModelDirectory& dir,
 }
 
 void ParallelLinear(ThreadPool* pool, const float* a, size_t m, size_t k, const float* w,
-                    size_t n, float* c,
+                    const float* packed, size_t n, float* c,
                     const std::function<void(float*, size_t, size_t, size_t, size_t)>& epilogue) {
   const size_t threads = static_cast<size_t>(pool->num_threads());
+  if (packed != nullptr && m <= kPackedMaxRows) {
+    const size_t panels = kernels::PackedPanels(n);
+    pool->ParallelFor(std::min(threads, panels), [&](size_t part, size_t num_parts) {
+      auto [p0, p1] = PartRange(panels, part, num_parts);
+      if (p0 == p1) return;
+      kernels::PackedMatMul(a, m, k, packed, n, k, p0, p1, c, n);
+      const size_t c0 = p0 * kernels::kPanelWidth;
+      const size_t c1 = std::min(n, p1 * kernels::kPanelWidth);
+      if (epilogue) epilogue(c + c0, m, 0, c0, c1);
+    });
+    return;
+  }
   // Rows when there are plenty (each thread streams all weights once), columns
   // otherwise (each thread reads only its share of the weights).
   const bool by_rows = m >= 128 * threads;
@@ -200,7 +216,7 @@ void BertModel::Forward(std::span<const std::vector<int32_t>* const> seqs, bool 
   };
   for (const Layer& L : layers_) {
     // Q, K, V for all tokens in one product.
-    ParallelLinear(pool, x.data(), T, H, L.qkv_w.data(), 3 * H, qkv.data(),
+    ParallelLinear(pool, x.data(), T, H, L.qkv_w.data(), L.qkv_p.data(), 3 * H, qkv.data(),
                    [&](float* c, size_t rows, size_t, size_t c0, size_t c1) {
                      kernels::AddBias(c, rows, c1 - c0, 3 * H, L.qkv_b.data() + c0);
                    });
@@ -223,19 +239,21 @@ void BertModel::Forward(std::span<const std::vector<int32_t>* const> seqs, bool 
       }
     });
     // Attention output projection, residual, LayerNorm.
-    ParallelLinear(pool, ctx.data(), T, H, L.attn_out_w.data(), H, tmp.data(), nullptr);
+    ParallelLinear(pool, ctx.data(), T, H, L.attn_out_w.data(), L.attn_out_p.data(), H,
+                   tmp.data(), nullptr);
     row_parts([&](size_t r0, size_t r1) {
       kernels::AddResidualLayerNorm(&tmp[r0 * H], &x[r0 * H], L.attn_out_b.data(),
                                     L.attn_ln_g.data(), L.attn_ln_b.data(), r1 - r0, H, eps);
     });
     std::swap(tmp, x1);
     // Feed-forward: bias and activation fused into the product's blocks.
-    ParallelLinear(pool, x1.data(), T, H, L.inter_w.data(), F, inter.data(),
+    ParallelLinear(pool, x1.data(), T, H, L.inter_w.data(), L.inter_p.data(), F, inter.data(),
                    [&](float* c, size_t rows, size_t, size_t c0, size_t c1) {
                      kernels::AddBiasActivate(c, rows, c1 - c0, F, L.inter_b.data() + c0,
                                               activation_);
                    });
-    ParallelLinear(pool, inter.data(), T, F, L.out_w.data(), H, x.data(), nullptr);
+    ParallelLinear(pool, inter.data(), T, F, L.out_w.data(), L.out_p.data(), H, x.data(),
+                   nullptr);
     row_parts([&](size_t r0, size_t r1) {
       kernels::AddResidualLayerNorm(&x[r0 * H], &x1[r0 * H], L.out_b.data(), L.out_ln_g.data(),
                                     L.out_ln_b.data(), r1 - r0, H, eps);

@@ -45,6 +45,9 @@ class BertModel {
     std::vector<float> attn_out_w, attn_out_b, attn_ln_g, attn_ln_b;
     std::vector<float> inter_w, inter_b;  // [F, H], [F]
     std::vector<float> out_w, out_b, out_ln_g, out_ln_b;  // [H, F], [H]
+    // The four weight matrices repacked for kernels::PackedMatMul, used when
+    // a call has few tokens (where sgemm would spend its time packing).
+    std::vector<float> qkv_p, attn_out_p, inter_p, out_p;
   };
   BertModel() = default;
 
@@ -55,11 +58,17 @@ class BertModel {
   std::vector<Layer> layers_;
 };
 
+// Calls with at most this many tokens use the packed-weight kernel instead
+// of sgemm (measured crossover on AVX2 cores: 64-128 rows).
+inline constexpr size_t kPackedMaxRows = 96;
+
 // C[m x n] = A[m x k] * W[n x k]^T (+ epilogue), split over the pool by
-// columns (small m) or rows (large m). epilogue(c, rows, r0, c0, c1) runs on
-// each finished block: rows starting at row r0, columns [c0, c1).
-void ParallelLinear(ThreadPool* pool, const float* a, size_t m, size_t k,
-                    const float* w, size_t n, float* c,
+// columns (small m) or rows (large m). Small m with `packed` (W repacked by
+// kernels::PackWeights) uses kernels::PackedMatMul, otherwise cblas_sgemm.
+// epilogue(c, rows, r0, c0, c1) runs on each finished block: rows starting
+// at row r0, columns [c0, c1).
+void ParallelLinear(ThreadPool* pool, const float* a, size_t m, size_t k, const float* w,
+                    const float* packed, size_t n, float* c,
                     const std::function<void(float*, size_t, size_t, size_t, size_t)>& epilogue);
 
 }  // namespace vdb::embed

@@ -1,5 +1,6 @@
 #include "engine/embed/kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -113,9 +114,105 @@ __attribute__((target("avx2,fma"))) void ScaledSoftmaxAvx2(float* x, size_t n, f
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
   for (; i < n; ++i) x[i] /= sum;
 }
+
+// R rows x 16 columns of C from one weight panel.
+template <int R>
+__attribute__((target("avx2,fma"))) void PanelKernelAvx2(const float* a, size_t lda,
+                                                         const float* panel, size_t k,
+                                                         float* out, size_t ldo) {
+  __m256 acc[R][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (size_t kk = 0; kk < k; ++kk) {
+    __m256 b0 = _mm256_loadu_ps(panel + kk * 16);
+    __m256 b1 = _mm256_loadu_ps(panel + kk * 16 + 8);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      __m256 av = _mm256_broadcast_ss(a + r * lda + kk);
+      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(out + r * ldo, acc[r][0]);
+    _mm256_storeu_ps(out + r * ldo + 8, acc[r][1]);
+  }
+}
+
+__attribute__((target("avx2,fma"))) void PackedMatMulAvx2(const float* a, size_t m, size_t lda,
+                                                          const float* packed, size_t n, size_t k,
+                                                          size_t p0, size_t p1, float* c,
+                                                          size_t ldc) {
+  constexpr size_t kRows = 6;
+  float tail[kRows * 16];
+  for (size_t p = p0; p < p1; ++p) {
+    const float* panel = packed + p * k * 16;
+    const size_t col = p * 16;
+    const size_t width = std::min<size_t>(16, n - col);
+    for (size_t r0 = 0; r0 < m; r0 += kRows) {
+      const size_t rows = std::min(kRows, m - r0);
+      // Full panels write C directly; the last, narrower one goes via `tail`.
+      float* out = width == 16 ? c + r0 * ldc + col : tail;
+      const size_t ldo = width == 16 ? ldc : 16;
+      const float* ar = a + r0 * lda;
+      switch (rows) {
+        case 6: PanelKernelAvx2<6>(ar, lda, panel, k, out, ldo); break;
+        case 5: PanelKernelAvx2<5>(ar, lda, panel, k, out, ldo); break;
+        case 4: PanelKernelAvx2<4>(ar, lda, panel, k, out, ldo); break;
+        case 3: PanelKernelAvx2<3>(ar, lda, panel, k, out, ldo); break;
+        case 2: PanelKernelAvx2<2>(ar, lda, panel, k, out, ldo); break;
+        default: PanelKernelAvx2<1>(ar, lda, panel, k, out, ldo); break;
+      }
+      if (width < 16) {
+        for (size_t r = 0; r < rows; ++r) {
+          for (size_t j = 0; j < width; ++j) c[(r0 + r) * ldc + col + j] = tail[r * 16 + j];
+        }
+      }
+    }
+  }
+}
 #endif
 
 }  // namespace
+
+size_t PackedPanels(size_t n) { return (n + kPanelWidth - 1) / kPanelWidth; }
+
+void PackWeights(const float* w, size_t n, size_t k, std::vector<float>* packed) {
+  const size_t panels = PackedPanels(n);
+  packed->assign(panels * k * kPanelWidth, 0.0f);
+  for (size_t p = 0; p < panels; ++p) {
+    for (size_t j = 0; j < kPanelWidth && p * kPanelWidth + j < n; ++j) {
+      const float* row = w + (p * kPanelWidth + j) * k;
+      for (size_t kk = 0; kk < k; ++kk) {
+        (*packed)[(p * k + kk) * kPanelWidth + j] = row[kk];
+      }
+    }
+  }
+}
+
+void PackedMatMul(const float* a, size_t m, size_t lda, const float* packed, size_t n, size_t k,
+                  size_t p0, size_t p1, float* c, size_t ldc) {
+#if VDB_EMBED_X86
+  if (HaveAvx2Fma()) {
+    PackedMatMulAvx2(a, m, lda, packed, n, k, p0, p1, c, ldc);
+    return;
+  }
+#endif
+  for (size_t p = p0; p < p1; ++p) {
+    const float* panel = packed + p * k * kPanelWidth;
+    for (size_t i = 0; i < m; ++i) {
+      float acc[kPanelWidth] = {};
+      for (size_t kk = 0; kk < k; ++kk) {
+        const float av = a[i * lda + kk];
+        for (size_t j = 0; j < kPanelWidth; ++j) acc[j] += av * panel[kk * kPanelWidth + j];
+      }
+      for (size_t j = 0; j < kPanelWidth && p * kPanelWidth + j < n; ++j) {
+        c[i * ldc + p * kPanelWidth + j] = acc[j];
+      }
+    }
+  }
+}
 
 float GeluErfScalar(float x) { return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2)); }
 

@@ -143,40 +143,6 @@ int InMemoryGraph::MaxLevel() const {
   return static_cast<int32_t>(entry_.load(std::memory_order_acquire) >> 32);
 }
 
-int InMemoryGraph::Level(uint32_t slot) const {
-  if (slot >= capacity_) return -1;
-  return levels_[slot].load(std::memory_order_acquire);
-}
-
-uint32_t* InMemoryGraph::List(uint32_t slot, int level) const {
-  if (slot >= capacity_ || level < 0 || level > Level(slot)) return nullptr;
-  if (level == 0) return layer0_.get() + static_cast<size_t>(slot) * rec0_;
-  return upper_[slot].get() + static_cast<size_t>(level - 1) * rec_upper_;
-}
-
-uint32_t InMemoryGraph::Neighbors(uint32_t slot, int level, uint32_t* out,
-                                  uint32_t capacity) const {
-  const uint32_t* list = List(slot, level);
-  if (list == nullptr) return 0;
-  const uint32_t count = list[0];
-  const uint32_t n = count < capacity ? count : capacity;
-  std::memcpy(out, list + 1, n * sizeof(uint32_t));
-  return count;
-}
-
-const float* InMemoryGraph::Vector(uint32_t slot) const {
-  if (slot >= capacity_) return nullptr;
-  return vectors_ + static_cast<size_t>(slot) * stride_;
-}
-
-float InMemoryGraph::InvNorm(uint32_t slot) const {
-  return slot < capacity_ ? inv_norms_[slot] : 0.0f;
-}
-
-bool InMemoryGraph::IsDeleted(uint32_t slot) const {
-  return slot < capacity_ && deleted_[slot].load(std::memory_order_acquire) != 0;
-}
-
 Status InMemoryGraph::AddNode(uint32_t slot, int level) {
   if (slot >= capacity_) return Status::InvalidArgument(SlotMsg("AddNode: slot out of range", slot));
   if (level < 0 || level > params_.max_level) {

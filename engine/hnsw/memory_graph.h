@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <vector>
@@ -59,12 +60,28 @@ class InMemoryGraph final : public GraphWriter {
   uint32_t EntryPoint() const override;
   int MaxLevel() const override;
   uint32_t SlotLimit() const override { return capacity_; }
-  int Level(uint32_t slot) const override;
+  // The accessors used in the search loop are defined inline so a search
+  // through the final type (see Search) can inline them.
+  int Level(uint32_t slot) const override {
+    return slot < capacity_ ? levels_[slot].load(std::memory_order_acquire) : -1;
+  }
   uint32_t Neighbors(uint32_t slot, int level, uint32_t* out,
-                     uint32_t capacity) const override;
-  const float* Vector(uint32_t slot) const override;
-  float InvNorm(uint32_t slot) const override;
-  bool IsDeleted(uint32_t slot) const override;
+                     uint32_t capacity) const override {
+    const uint32_t* list = List(slot, level);
+    if (list == nullptr) return 0;
+    const uint32_t count = list[0];
+    std::memcpy(out, list + 1, (count < capacity ? count : capacity) * sizeof(uint32_t));
+    return count;
+  }
+  const float* Vector(uint32_t slot) const override {
+    return slot < capacity_ ? vectors_ + static_cast<size_t>(slot) * stride_ : nullptr;
+  }
+  float InvNorm(uint32_t slot) const override {
+    return slot < capacity_ ? inv_norms_[slot] : 0.0f;
+  }
+  bool IsDeleted(uint32_t slot) const override {
+    return slot < capacity_ && deleted_[slot].load(std::memory_order_acquire) != 0;
+  }
 
   // GraphWriter.
   Status AddNode(uint32_t slot, int level) override;
@@ -76,7 +93,11 @@ class InMemoryGraph final : public GraphWriter {
 
  private:
   InMemoryGraph(const Params& params, uint32_t capacity);
-  uint32_t* List(uint32_t slot, int level) const;
+  uint32_t* List(uint32_t slot, int level) const {
+    if (level < 0 || level > Level(slot)) return nullptr;
+    if (level == 0) return layer0_.get() + static_cast<size_t>(slot) * rec0_;
+    return upper_[slot].get() + static_cast<size_t>(level - 1) * rec_upper_;
+  }
 
   const Params params_;
   const uint32_t capacity_;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/hnsw/hnsw.h"
+#include "engine/hnsw/memory_graph.h"
 #include "engine/hnsw/search_layer.h"
 
 namespace vdb::hnsw {
@@ -50,6 +51,29 @@ void SelectNeighbors(const GraphReader& g, const Params& p, const std::vector<Ca
 
 using internal::Cand;
 
+namespace {
+
+template <typename R>
+void SearchImpl(const R& g, const Params& p, const float* query, float q_inv, uint32_t ep,
+                int top, uint32_t ef, const SearchOptions& options, internal::Scratch& s) {
+  const uint32_t limit = g.SlotLimit();
+  internal::WithQuery(p, query, q_inv, [&](const auto& qd) {
+    Cand cur{qd(g, ep, g.Vector(ep)), ep};
+    if (!(cur.dist <= internal::kInf)) cur.dist = internal::kInf;
+    cur = internal::GreedyDescend(g, p, qd, cur, top, 0, nullptr, s);
+    s.visited.Begin(limit);
+    s.visited.TestAndSet(cur.slot);
+    s.candidates.clear();
+    s.results.clear();
+    s.candidates.push_back(cur);
+    auto accept = [&](uint32_t id) { return !g.IsDeleted(id) && options.filter(id); };
+    if (accept(cur.slot)) s.results.push_back(cur);
+    internal::SearchLayer(g, p, qd, ef, 0, nullptr, s, accept);
+  });
+}
+
+}  // namespace
+
 Status Search(const GraphReader& g, const Params& p, const float* query,
               const SearchOptions& options, std::vector<SearchHit>* out) {
   out->clear();
@@ -77,19 +101,13 @@ Status Search(const GraphReader& g, const Params& p, const float* query,
     const float n2 = kernels::NormSqr(query, p.dim);
     q_inv = n2 > 0.0f ? 1.0f / std::sqrt(n2) : 0.0f;
   }
-  internal::WithQuery(p, query, q_inv, [&](const auto& qd) {
-    Cand cur{qd(g, ep, g.Vector(ep)), ep};
-    if (!(cur.dist <= internal::kInf)) cur.dist = internal::kInf;
-    cur = internal::GreedyDescend(g, p, qd, cur, top, 0, nullptr, s);
-    s.visited.Begin(limit);
-    s.visited.TestAndSet(cur.slot);
-    s.candidates.clear();
-    s.results.clear();
-    s.candidates.push_back(cur);
-    auto accept = [&](uint32_t id) { return !g.IsDeleted(id) && options.filter(id); };
-    if (accept(cur.slot)) s.results.push_back(cur);
-    internal::SearchLayer(g, p, qd, ef, 0, nullptr, s, accept);
-  });
+  // The in-memory store is final: searching it through its own type lets the
+  // compiler inline its accessors in the inner loop.
+  if (const auto* mem = dynamic_cast<const InMemoryGraph*>(&g)) {
+    SearchImpl(*mem, p, query, q_inv, ep, top, ef, options, s);
+  } else {
+    SearchImpl(g, p, query, q_inv, ep, top, ef, options, s);
+  }
 
   std::sort(s.results.begin(), s.results.end(), internal::CloserThan);
   const size_t n = std::min<size_t>(options.k, s.results.size());

@@ -95,14 +95,16 @@ Scratch& ThreadScratch();
 struct L2Query {
   const float* q;
   uint32_t dim;
-  float operator()(const GraphReader&, uint32_t, const float* v) const {
+  template <typename R>
+  float operator()(const R&, uint32_t, const float* v) const {
     return kernels::L2Sqr(q, v, dim);
   }
 };
 struct DotQuery {
   const float* q;
   uint32_t dim;
-  float operator()(const GraphReader&, uint32_t, const float* v) const {
+  template <typename R>
+  float operator()(const R&, uint32_t, const float* v) const {
     return -kernels::Dot(q, v, dim);
   }
 };
@@ -110,7 +112,8 @@ struct CosineQuery {
   const float* q;
   uint32_t dim;
   float q_inv_norm;
-  float operator()(const GraphReader& g, uint32_t slot, const float* v) const {
+  template <typename R>
+  float operator()(const R& g, uint32_t slot, const float* v) const {
     return 1.0f - kernels::Dot(q, v, dim) * q_inv_norm * g.InvNorm(slot);
   }
 };
@@ -172,17 +175,21 @@ class SlotLock {
 
 // Reads a list into buf[0..cap) under the slot's lock; returns the count
 // clamped to cap.
-inline uint32_t ReadList(const GraphReader& g, uint32_t slot, int level, uint32_t* buf,
+template <typename R>
+uint32_t ReadList(const R& g, uint32_t slot, int level, uint32_t* buf,
                          uint32_t cap, LockTable* locks) {
   SlotLock lock(locks, slot);
   const uint32_t n = g.Neighbors(slot, level, buf, cap);
   return n < cap ? n : cap;
 }
 
+// The templates below take the reader type R: GraphReader (virtual calls) or
+// a final store class, whose calls the compiler can inline.
+
 // Greedy descent (SEARCH-LAYER with ef = 1, as hnswlib does it) from `cur`
 // on levels from_level down to to_level + 1. Uses s.list.
-template <typename QD>
-Cand GreedyDescend(const GraphReader& g, const Params& p, const QD& qd, Cand cur,
+template <typename R, typename QD>
+Cand GreedyDescend(const R& g, const Params& p, const QD& qd, Cand cur,
                    int from_level, int to_level, LockTable* locks, Scratch& s) {
   const uint32_t limit = g.SlotLimit();
   for (int level = from_level; level > to_level; --level) {
@@ -214,8 +221,8 @@ Cand GreedyDescend(const GraphReader& g, const Params& p, const QD& qd, Cand cur
 // s.candidates holds the seeds as a ClosestOnTop heap; s.results holds the
 // accepted seeds as a FarthestOnTop heap of at most ef.
 // On return s.results holds the (at most ef) best accepted nodes (heap order).
-template <typename QD, typename Accept>
-void SearchLayer(const GraphReader& g, const Params& p, const QD& qd, uint32_t ef, int level,
+template <typename R, typename QD, typename Accept>
+void SearchLayer(const R& g, const Params& p, const QD& qd, uint32_t ef, int level,
                  LockTable* locks, Scratch& s, const Accept& accept) {
   const uint32_t cap = p.MaxDegree(level);
   const uint32_t limit = s.visited.limit();

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -42,9 +43,15 @@ Result<std::unique_ptr<embed::Embedder>> LoadModelFor(Database& db, const std::s
   VDB_ASSIGN_OR_RETURN(std::string recorded, db.EmbeddingModel());
   if (recorded.empty()) {
     if (record) VDB_RETURN_IF_ERROR(db.SetEmbeddingModel(mine));
-  } else if (recorded != mine) {
-    return Status::InvalidArgument("the database's vectors were made by model " + recorded + ", not by " + mine +
-                                   "; use the same model");
+  } else {
+    // Same model = same dimension and same hash of config and weights (the
+    // name may differ: a directory path or a cache name of the same files).
+    json r = json::parse(recorded, nullptr, false);
+    json m = json::parse(mine);
+    bool same = r.is_object() && r.value("dim", json()) == m["dim"] && r.value("hash", json()) == m["hash"];
+    if (!same)
+      return Status::InvalidArgument("the database's vectors were made by model " + recorded + ", not by " + mine +
+                                     "; search with the model that made them");
   }
   return emb;
 }
@@ -184,18 +191,25 @@ int RunSearch(const std::string& file, const std::string& queries, const std::ve
     qs = std::move(m->data);
     nq = m->rows;
   } else if (EndsWith(queries, ".jsonl") || queries == "-") {
-    auto rd = dataset::JsonlReader::Open(queries == "-" ? "/dev/stdin" : queries);
-    if (!rd.ok()) return Fail("read " + queries, rd.status());
-    dataset::JsonlRecord rec;
-    for (;;) {
-      auto more = (*rd)->Next(&rec);
-      if (!more.ok()) return Fail("read " + queries, more.status());
-      if (!*more) break;
-      if (rec.vector.size() != dim)
-        return Fail("search", Status::InvalidArgument("query on line " + std::to_string((*rd)->line_number()) + " has " +
-                                                      std::to_string(rec.vector.size()) + " components; the database has dimension " +
-                                                      std::to_string(dim)));
-      qs.insert(qs.end(), rec.vector.begin(), rec.vector.end());
+    // Query lines: {"vector": [...]} (other fields, like "id", are ignored).
+    std::ifstream in(queries == "-" ? "/dev/stdin" : queries);
+    if (!in) return Fail("read " + queries, Status::NotFound(queries + ": cannot open"));
+    std::string line;
+    for (uint64_t ln = 1; std::getline(in, line); ln++) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      json j = json::parse(line, nullptr, false);
+      std::string where = queries + ": line " + std::to_string(ln);
+      if (j.is_discarded() || !j.is_object()) return Fail("read", Status::InvalidArgument(where + ": not a JSON object"));
+      auto it = j.find("vector");
+      if (it == j.end() || !it->is_array())
+        return Fail("read", Status::InvalidArgument(where + ": needs \"vector\": [numbers]"));
+      if (it->size() != dim)
+        return Fail("search", Status::InvalidArgument(where + ": query has " + std::to_string(it->size()) +
+                                                      " components; the database has dimension " + std::to_string(dim)));
+      for (const auto& x : *it) {
+        if (!x.is_number()) return Fail("read", Status::InvalidArgument(where + ": vector holds a non-number"));
+        qs.push_back(x.get<float>());
+      }
       nq++;
     }
   } else {
