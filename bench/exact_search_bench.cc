@@ -352,7 +352,8 @@ int main(int argc, char** argv) {
     TimeRound(&faiss_batch, run_faiss_batch);
 #endif
   }
-  std::vector<Row> rows = {{"vdb Search exact", "single", o.single, vdb_single}, {"vdb Search exact", "batch", o.batch, vdb_batch}};
+  std::vector<Row> rows = {{"vdb Search exact", "single", o.single, vdb_single},
+                           {"vdb Search exact", "batch", o.batch, vdb_batch}};
 #ifdef VDB_HAVE_FAISS
   rows.push_back({"faiss IndexFlatL2", "single", o.single, faiss_single});
   rows.push_back({"faiss IndexFlatL2", "batch", o.batch, faiss_batch});

@@ -8,6 +8,7 @@
 
 #include "engine/dataset.h"
 #include "engine/embed/embedder.h"
+#include "engine/embed/text/text_index.h"
 #include "tools/lib/cli_common.h"
 #include "vdb/db.h"
 
@@ -24,35 +25,12 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 // A JSON number for a score or component; non-finite values become null.
 json Num(float f) { return std::isfinite(f) ? json(f) : json(nullptr); }
 
-// The identity recorded for vectors made by an embedder.
-std::string IdentityJson(const embed::Embedder& e) {
-  embed::ModelIdentity id = e.identity();
-  return json{{"name", id.name}, {"dim", id.dim}, {"hash", id.hash}}.dump();
-}
-
 // Loads the model and checks it against the database: the same model that
 // made its vectors, or none recorded yet (then it is recorded if record).
 Result<std::unique_ptr<embed::Embedder>> LoadModelFor(Database& db, const std::string& spec, bool record) {
   VDB_ASSIGN_OR_RETURN(auto emb, embed::Embedder::Load(spec));
   if (emb->is_lexical()) std::fprintf(stderr, "vdb: note: %s\n", embed::kLexicalNote);
-  Stats st = db.GetStats();
-  if (emb->dim() != st.dim)
-    return Status::InvalidArgument("model '" + spec + "' makes " + std::to_string(emb->dim()) +
-                                   "-dimensional vectors; the database has dimension " + std::to_string(st.dim));
-  std::string mine = IdentityJson(*emb);
-  VDB_ASSIGN_OR_RETURN(std::string recorded, db.EmbeddingModel());
-  if (recorded.empty()) {
-    if (record) VDB_RETURN_IF_ERROR(db.SetEmbeddingModel(mine));
-  } else {
-    // Same model = same dimension and same hash of config and weights (the
-    // name may differ: a directory path or a cache name of the same files).
-    json r = json::parse(recorded, nullptr, false);
-    json m = json::parse(mine);
-    bool same = r.is_object() && r.value("dim", json()) == m["dim"] && r.value("hash", json()) == m["hash"];
-    if (!same)
-      return Status::InvalidArgument("the database's vectors were made by model " + recorded + ", not by " + mine +
-                                     "; search with the model that made them");
-  }
+  VDB_RETURN_IF_ERROR(embed::TextIndex::Attach(&db, emb.get(), record).status());
   return emb;
 }
 
