@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "engine/db_impl.h"
 #include "engine/test_hooks.h"
@@ -147,7 +148,14 @@ Status DbImpl::OpenFiles(const std::string& path, const OpenOptions& options, bo
     return f.status();
   }
   main_ = std::move(*f);
-  VDB_RETURN_IF_ERROR(env_->Lock(main_.get(), !read_only_));
+  // A killed writer's lock can outlive it by a few milliseconds (the kernel
+  // tears its io_uring down asynchronously): retry briefly before Busy.
+  Status ls = env_->Lock(main_.get(), !read_only_);
+  for (int i = 0; i < 20 && ls.IsBusy(); i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ls = env_->Lock(main_.get(), !read_only_);
+  }
+  VDB_RETURN_IF_ERROR(ls);
   VDB_ASSIGN_OR_RETURN(uint64_t size, main_->Size());
   if (size < 3 * kPageSize)
     return Status::Corruption(path + " is not a vdb file (only " + std::to_string(size) + " bytes)");

@@ -5,6 +5,7 @@
 
 #include "format/checksum.h"
 #include "format/coding.h"
+#include "format/record_check.h"
 
 namespace vdb {
 
@@ -105,11 +106,8 @@ Result<uint32_t> StateReader::FindId(std::string_view id) const {
 
 uint32_t StateReader::RecordCheck(uint32_t slot, const float* vec, uint32_t dim, std::string_view id,
                                   std::string_view meta) {
-  Checksummer c(slot);
-  c.Update(vec, static_cast<size_t>(dim) * 4);  // little-endian hosts only (checked at build)
-  c.Update(id.data(), id.size());
-  c.Update(meta.data(), meta.size());
-  return static_cast<uint32_t>(c.Digest());
+  // Little-endian hosts only (checked below): the vector bytes are as stored.
+  return format::RecordCheck(slot, vec, static_cast<size_t>(dim) * 4, id, meta);
 }
 
 static_assert(std::endian::native == std::endian::little, "vdb stores vectors little-endian in place");

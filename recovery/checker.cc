@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 
+#include "format/record_check.h"
 #include "format/checksum.h"
 #include "format/coding.h"
 #include "format/constants.h"
@@ -35,11 +36,7 @@ std::string Hex(uint64_t v) {
 std::string Num(uint64_t v) { return std::to_string(v); }
 
 uint32_t RecordCheck(uint32_t slot, const uint8_t* vec, size_t vec_bytes, std::string_view id, std::string_view meta) {
-  Checksummer c(slot);
-  c.Update(vec, vec_bytes);
-  c.Update(id.data(), id.size());
-  c.Update(meta.data(), meta.size());
-  return static_cast<uint32_t>(c.Digest());
+  return format::RecordCheck(slot, vec, vec_bytes, id, meta);
 }
 
 void Context::Report(Finding f) {
