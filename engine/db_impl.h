@@ -128,6 +128,7 @@ class DbImpl final : public Database {
   // Vectors of commits not yet written to the main file (writer reads only).
   mutable std::mutex staged_mu_;
   std::unordered_map<uint32_t, std::shared_ptr<const std::vector<float>>> staged_;
+  std::atomic<size_t> staged_count_{0};  // staged_.size(), read without the lock
 
   // What readers see.
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;

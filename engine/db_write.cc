@@ -17,7 +17,9 @@ const uint8_t* DbImpl::WriterPage(uint64_t pgno) const {
 }
 
 const float* DbImpl::WriterVector(uint32_t slot, uint64_t offset) const {
-  {
+  // Only the writer adds to staged_ (under the writer lock, which the caller
+  // holds), so a zero count cannot miss this caller's own staged vectors.
+  if (staged_count_.load(std::memory_order_acquire) != 0) {
     std::lock_guard<std::mutex> l(staged_mu_);
     auto it = staged_.find(slot);
     if (it != staged_.end()) return it->second->data();
@@ -161,6 +163,7 @@ Status DbImpl::CommitLocked(WriteTxn& txn, uint64_t* seq_out) {
   {
     std::lock_guard<std::mutex> l(staged_mu_);
     for (const auto& fv : txn.fresh()) staged_[fv.slot] = fv.values;
+    staged_count_.store(staged_.size(), std::memory_order_release);
   }
   auto snap = std::make_shared<const Snapshot>(Snapshot{seq, m});
   {
@@ -221,6 +224,7 @@ Status DbImpl::WaitVisible(uint64_t seq) {
         auto it = staged_.find(fv.slot);
         if (it != staged_.end() && it->second == fv.values) staged_.erase(it);
       }
+      staged_count_.store(staged_.size(), std::memory_order_release);
     }
     l.lock();
     syncing_ = false;

@@ -55,7 +55,7 @@ class WriteTxn final : public PageSource {
 
   bool empty() const { return dirty_.empty() && fresh_.empty(); }
   const format::MetaBody& meta() const { return meta_; }
-  std::map<uint64_t, std::unique_ptr<PageBuf>>& dirty() { return dirty_; }
+  std::unordered_map<uint64_t, std::unique_ptr<PageBuf>>& dirty() { return dirty_; }
   const std::vector<FreshVector>& fresh() const { return fresh_; }
   const std::vector<uint32_t>& freed() const { return freed_; }
   ~WriteTxn() override;
@@ -84,7 +84,7 @@ class WriteTxn final : public PageSource {
   format::MetaBody meta_;
   uint64_t seq_;
   uint64_t first_new_page_;  // pages >= this were allocated by this txn (zero-filled)
-  std::map<uint64_t, std::unique_ptr<PageBuf>> dirty_;
+  std::unordered_map<uint64_t, std::unique_ptr<PageBuf>> dirty_;
   std::vector<FreshVector> fresh_;
   std::unordered_map<uint32_t, size_t> fresh_index_;
   std::vector<uint32_t> freed_;

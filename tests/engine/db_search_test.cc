@@ -192,6 +192,90 @@ TEST(DbSearch, GraphInvariantsHoldAfterDeleteRepairAndReopen) {
   EXPECT_TRUE(r4->ok()) << r4->errors[0];
 }
 
+TEST(DbSearch, HnswRecallOnFashionMnistSubset) {
+  auto base = dataset::LoadVecsAsFloat(Shared("datasets/fashion-mnist/fashion-mnist-784_base.bvecs"));
+  auto queries = dataset::LoadVecsAsFloat(Shared("datasets/fashion-mnist/fashion-mnist-784_query.bvecs"));
+  ASSERT_TRUE(base.ok() && queries.ok());
+  TempDir dir;
+  const size_t n = Small() ? 5000 : 20000;
+  auto db = Load(dir.File("fm.vdb"), *base, Metric::kL2, n);
+  ASSERT_NE(db, nullptr);
+  const size_t nq = 100;
+  std::vector<std::vector<std::string>> truth(nq);
+  for (size_t q = 0; q < nq; q++) {
+    SearchOptions o;
+    o.k = 10;
+    o.exact = true;
+    auto hits = db->Search(std::span<const float>(queries->row(q), queries->dim), o);
+    ASSERT_TRUE(hits.ok());
+    for (auto& h : *hits) truth[q].push_back(h.id);
+  }
+  EXPECT_GE(RecallAt10(*db, *queries, nq, truth), 0.95);
+}
+
+TEST(DbSearch, DeletingAndReinsertingHalfKeepsRecallAndFileSize) {
+  auto base = dataset::LoadVecsAsFloat(Shared("datasets/siftsmall/siftsmall_base.fvecs"));
+  auto queries = dataset::LoadVecsAsFloat(Shared("datasets/siftsmall/siftsmall_query.fvecs"));
+  ASSERT_TRUE(base.ok() && queries.ok());
+  TempDir dir;
+  const size_t n = base->rows;  // the full set: recall on tiny graphs is too coarse to compare
+  auto db = Load(dir.File("churn.vdb"), *base, Metric::kL2, n);
+  ASSERT_NE(db, nullptr);
+  std::vector<std::vector<std::string>> truth(queries->rows);
+  for (size_t q = 0; q < queries->rows; q++) {
+    SearchOptions o;
+    o.k = 10;
+    o.exact = true;
+    auto hits = db->Search(std::span<const float>(queries->row(q), queries->dim), o);
+    ASSERT_TRUE(hits.ok());
+    for (auto& h : *hits) truth[q].push_back(h.id);
+  }
+  double fresh = RecallAt10(*db, *queries, queries->rows, truth);
+  uint64_t size_after_first_cycle = 0;
+  double churned = 0;
+  for (int cycle = 0; cycle < 3; cycle++) {
+    // Delete every other record (in batches, so automatic repair runs in
+    // between), then put them back.
+    WriteBatch b;
+    for (size_t i = cycle % 2; i < n; i += 2) {
+      b.Delete(std::to_string(i));
+      if (b.size() == 1000) {
+        Status s = db->Write(b);
+        ASSERT_TRUE(s.ok()) << s.ToString();
+        b.Clear();
+      }
+    }
+    if (!b.empty()) {
+      Status s = db->Write(b);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      b.Clear();
+    }
+    for (size_t i = cycle % 2; i < n; i += 2) {
+      b.Put(std::to_string(i), std::vector<float>(base->row(i), base->row(i) + base->dim));
+      if (b.size() == 1000) ASSERT_TRUE(db->Write(b).ok()), b.Clear();
+    }
+    if (!b.empty()) {
+      Status s = db->Write(b);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      b.Clear();
+    }
+    ASSERT_TRUE(db->Compact().ok());
+    ASSERT_TRUE(db->Checkpoint().ok());
+    if (cycle == 0) {
+      size_after_first_cycle = db->GetStats().file_bytes;
+      churned = RecallAt10(*db, *queries, queries->rows, truth);
+    }
+  }
+  EXPECT_GE(churned, fresh - 0.01) << "fresh " << fresh << " after deleting and re-inserting half " << churned;
+  Stats st = db->GetStats();
+  EXPECT_EQ(st.count, n);
+  // Freed slots are reused: two more cycles add no more than 10%.
+  EXPECT_LE(st.file_bytes, size_after_first_cycle + size_after_first_cycle / 10);
+  auto report = CheckGraph(*db);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok()) << report->errors[0];
+}
+
 TEST(DbSearch, ReadOnlyOpenRefusesWrites) {
   TempDir dir;
   std::string path = dir.File("r.vdb");
