@@ -240,7 +240,11 @@ int main(int argc, char** argv) {
 
   // PyTorch, same shapes and token lengths, one thread, when available.
   fmt::print("\n");
-  if (std::system("python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+  // Debian's python3-torch lives under /usr/bin/python3, which may not be
+  // the first python3 on PATH.
+  std::string python = "python3";
+  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0) python = "/usr/bin/python3";
+  if (std::system((python + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0) {
     fmt::print("PyTorch: skipped (python3 cannot import torch; install python3-torch to compare)\n");
   } else {
     std::string lens;
@@ -271,13 +275,14 @@ def run(batch):
         (x*m[...,None]).sum(1)/m.sum(1,keepdim=True)
 with torch.inference_mode():
     for b in (1,32):
-        run(b); n=0; t=time.time()
+        run(b); n=0; t=time.time(); c=time.process_time()
         while time.time()-t<{}: run(b); n+=1
-        el=time.time()-t; print(f"pytorch batch {{b:>2}}, 1 thread {{n*len(lens)/el:9.1f}} sent/s  (torch {{torch.__version__}})")
+        el=time.time()-t; cpu=time.process_time()-c
+        print(f"pytorch batch {{b:>2}}, 1 thread {{n*len(lens)/el:9.1f}} sent/s  {{n*len(lens)/cpu:9.1f}} sent/CPU-s  (torch {{torch.__version__}})")
 )PY", c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.num_attention_heads, c.vocab_size, lens, seconds);
     std::string path = fs::temp_directory_path() / fmt::format("vdb_embed_bench_{}.py", ::getpid());
     std::ofstream(path) << script;
-    std::system(("python3 " + path).c_str());
+    std::system((python + " " + path).c_str());
     fs::remove(path);
   }
   if (!tmp.empty()) fs::remove_all(tmp);

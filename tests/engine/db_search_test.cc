@@ -61,6 +61,21 @@ double RecallAt10(Database& db, const dataset::Matrix<float>& queries, size_t nq
   return static_cast<double>(found) / (10.0 * nq);
 }
 
+// Ids of the exact top 10 for each of the first nq queries.
+std::vector<std::vector<std::string>> ExactTruth(Database& db, const dataset::Matrix<float>& queries, size_t nq) {
+  std::vector<std::vector<std::string>> truth(nq);
+  for (size_t q = 0; q < nq; q++) {
+    SearchOptions o;
+    o.k = 10;
+    o.exact = true;
+    auto hits = db.Search(std::span<const float>(queries.row(q), queries.dim), o);
+    EXPECT_TRUE(hits.ok());
+    if (hits.ok())
+      for (auto& h : *hits) truth[q].push_back(h.id);
+  }
+  return truth;
+}
+
 TEST(DbSearch, ExactSearchMatchesSiftsmallGroundTruth) {
   auto base = dataset::LoadVecsAsFloat(Shared("datasets/siftsmall/siftsmall_base.fvecs"));
   auto queries = dataset::LoadVecsAsFloat(Shared("datasets/siftsmall/siftsmall_query.fvecs"));
@@ -99,17 +114,11 @@ TEST(DbSearch, HnswRecallOnSiftsmallAtDefaultEf) {
   size_t n = Small() ? 3000 : base->rows;
   auto db = Load(dir.File("sift.vdb"), *base, Metric::kL2, n);
   ASSERT_NE(db, nullptr);
-  std::vector<std::vector<std::string>> truth(queries->rows);
-  for (size_t q = 0; q < queries->rows; q++) {
-    if (n == base->rows) {
+  auto truth = ExactTruth(*db, *queries, queries->rows);
+  if (n == base->rows) {  // the full set: the dataset's own ground truth
+    for (size_t q = 0; q < queries->rows; q++) {
+      truth[q].clear();
       for (size_t i = 0; i < 10; i++) truth[q].push_back(std::to_string(gt->row(q)[i]));
-    } else {
-      SearchOptions o;
-      o.k = 10;
-      o.exact = true;
-      auto hits = db->Search(std::span<const float>(queries->row(q), queries->dim), o);
-      ASSERT_TRUE(hits.ok());
-      for (auto& h : *hits) truth[q].push_back(h.id);
     }
   }
   double recall = RecallAt10(*db, *queries, queries->rows, truth);
@@ -201,15 +210,7 @@ TEST(DbSearch, HnswRecallOnFashionMnistSubset) {
   auto db = Load(dir.File("fm.vdb"), *base, Metric::kL2, n);
   ASSERT_NE(db, nullptr);
   const size_t nq = 100;
-  std::vector<std::vector<std::string>> truth(nq);
-  for (size_t q = 0; q < nq; q++) {
-    SearchOptions o;
-    o.k = 10;
-    o.exact = true;
-    auto hits = db->Search(std::span<const float>(queries->row(q), queries->dim), o);
-    ASSERT_TRUE(hits.ok());
-    for (auto& h : *hits) truth[q].push_back(h.id);
-  }
+  auto truth = ExactTruth(*db, *queries, nq);
   EXPECT_GE(RecallAt10(*db, *queries, nq, truth), 0.95);
 }
 
@@ -221,15 +222,7 @@ TEST(DbSearch, DeletingAndReinsertingHalfKeepsRecallAndFileSize) {
   const size_t n = base->rows;  // the full set: recall on tiny graphs is too coarse to compare
   auto db = Load(dir.File("churn.vdb"), *base, Metric::kL2, n);
   ASSERT_NE(db, nullptr);
-  std::vector<std::vector<std::string>> truth(queries->rows);
-  for (size_t q = 0; q < queries->rows; q++) {
-    SearchOptions o;
-    o.k = 10;
-    o.exact = true;
-    auto hits = db->Search(std::span<const float>(queries->row(q), queries->dim), o);
-    ASSERT_TRUE(hits.ok());
-    for (auto& h : *hits) truth[q].push_back(h.id);
-  }
+  auto truth = ExactTruth(*db, *queries, queries->rows);
   double fresh = RecallAt10(*db, *queries, queries->rows, truth);
   uint64_t size_after_first_cycle = 0;
   double churned = 0;
