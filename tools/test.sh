@@ -35,8 +35,9 @@ if [ "$SANITIZE" = 1 ]; then
   cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVDB_SANITIZE=address,undefined \
         -DVDB_BUILD_BENCH=OFF >/dev/null
   cmake --build build/asan -j"$JOBS"
+  # Smaller harness counts here: the default suite above runs the full ones.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    VDB_TEST_SCALE=small ctest --test-dir build/asan --output-on-failure -j"$JOBS" --timeout 1800
+    VDB_TEST_SCALE=small VDB_CRASH_RUNS=3 VDB_KILL_ROUNDS=60 ctest --test-dir build/asan --output-on-failure -j"$JOBS" --timeout 1800
 
   section "TSan build: concurrency tests"
   cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVDB_SANITIZE=thread \
