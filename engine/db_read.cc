@@ -18,21 +18,32 @@ using namespace vdb::format;
 // A reader's view: page versions as of its snapshot, else the mapped file.
 class SnapshotView final : public PageSource {
  public:
-  SnapshotView(const DbImpl* db, const Snapshot* snap) : db_(db), snap_(snap) {}
+  SnapshotView(const DbImpl* db, const Snapshot* snap) : db_(db), snap_(snap) {
+    // Vector extents that lie inside the file, resolved once per read.
+    const MetaBody& m = snap->meta;
+    stride_ = db->header_.vector_stride;
+    for (uint32_t k = 0; k < kMaxExtents; k++) {
+      uint64_t first = m.vector_extents[k];
+      bool inside = first != 0 && first + VectorExtentPages(k, stride_) <= m.page_count;
+      vec_base_[k] = inside ? db->map_ + first * kPageSize : nullptr;
+    }
+  }
   const uint8_t* Page(uint64_t pgno) const override {
     const uint8_t* p = db_->pages_->Find(pgno, snap_->seq);
     return p ? p : db_->map_ + pgno * kPageSize;
   }
   const float* Vector(uint32_t slot) const override {
-    StateReader rd(this, &snap_->meta, &db_->layout_);
-    uint64_t off;
-    if (!rd.VectorOffset(slot, &off).ok()) return nullptr;
-    return reinterpret_cast<const float*>(db_->map_ + off);
+    if (slot >= snap_->meta.slot_hwm) return nullptr;
+    ExtentPos ep = ExtentOf(slot);
+    const uint8_t* base = vec_base_[ep.extent];
+    return base ? reinterpret_cast<const float*>(base + ep.index * stride_) : nullptr;
   }
 
  private:
   const DbImpl* db_;
   const Snapshot* snap_;
+  uint32_t stride_;
+  const uint8_t* vec_base_[kMaxExtents];
 };
 
 std::shared_ptr<const Snapshot> DbImpl::AcquireSnapshot(ReaderGuard* g) const {

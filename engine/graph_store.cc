@@ -83,15 +83,17 @@ uint32_t GraphPages::Neighbors(uint32_t slot, int level, uint32_t* out, uint32_t
   if (level < 0 || level > r.level || r.level > static_cast<int>(kGraphMaxLevel)) return 0;
   if (level == 0) {
     uint32_t n = std::min<uint32_t>({r.count, capacity, m0_});
-    for (uint32_t i = 0; i < n; i++) out[i] = GetU32(rec + kGraphOffNeighbors + 4 * i);
+    std::memcpy(out, rec + kGraphOffNeighbors, static_cast<size_t>(n) * 4);  // little-endian u32s
     return std::min<uint32_t>(r.count, m0_);
   }
+  // M <= 256 (the header decoder's bound), so one list fits on the stack.
+  uint8_t buf[UpperListSize(256)];
   uint32_t list = UpperListSize(m_);
-  std::vector<uint8_t> buf(list);
-  if (!ReadPayload(src_, *meta_, r.upper_ref, static_cast<uint64_t>(level - 1) * list, list, buf.data())) return 0;
-  uint32_t count = std::min<uint32_t>(GetU32(buf.data()), m_);
+  if (list > sizeof(buf)) return 0;
+  if (!ReadPayload(src_, *meta_, r.upper_ref, static_cast<uint64_t>(level - 1) * list, list, buf)) return 0;
+  uint32_t count = std::min<uint32_t>(GetU32(buf), m_);
   uint32_t n = std::min(count, capacity);
-  for (uint32_t i = 0; i < n; i++) out[i] = GetU32(buf.data() + 4 + 4 * i);
+  std::memcpy(out, buf + 4, static_cast<size_t>(n) * 4);
   return count;
 }
 

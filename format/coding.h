@@ -2,6 +2,7 @@
 // these; structs are never memcpy'd to disk.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -24,16 +25,23 @@ inline void PutF32(uint8_t* p, float f) {
   std::memcpy(&v, &f, 4);
   PutU32(p, v);
 }
+// Decoding is a plain load: vdb builds only for little-endian hosts (vectors
+// are read in place from the map).
+static_assert(std::endian::native == std::endian::little, "vdb's on-disk format is little-endian");
 inline uint8_t GetU8(const uint8_t* p) { return p[0]; }
-inline uint16_t GetU16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+inline uint16_t GetU16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
 inline uint32_t GetU32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+  uint32_t v;
+  std::memcpy(&v, p, 4);
   return v;
 }
 inline uint64_t GetU64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+  uint64_t v;
+  std::memcpy(&v, p, 8);
   return v;
 }
 inline float GetF32(const uint8_t* p) {

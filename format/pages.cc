@@ -15,12 +15,6 @@ bool PageChecksumOk(const uint8_t* page, uint64_t pgno, uint64_t uuid_seed) {
   return GetU64(page + kPagePayload) == Checksum64(page, kPagePayload, uuid_seed ^ pgno);
 }
 
-ExtentPos ExtentOf(uint64_t slot) {
-  uint64_t q = slot / kFirstExtentSlots + 1;  // >= 1
-  uint32_t k = static_cast<uint32_t>(63 - std::countl_zero(q));
-  return {k, slot - ExtentFirstSlot(k)};
-}
-
 uint64_t SealedExtentPages(uint32_t k, uint32_t record_size) {
   uint64_t per_page = kPagePayload / record_size;
   return (ExtentSlots(k) + per_page - 1) / per_page;

@@ -2,6 +2,7 @@
 // See docs/format.md#sealed-pages, #extents, #slot-records, #id-map
 #pragma once
 
+#include <bit>
 #include <cstdint>
 
 #include "format/constants.h"
@@ -20,9 +21,13 @@ struct ExtentPos {
   uint32_t extent;  // k
   uint64_t index;   // slot - first slot of extent k
 };
-ExtentPos ExtentOf(uint64_t slot);
 inline uint64_t ExtentSlots(uint32_t k) { return static_cast<uint64_t>(kFirstExtentSlots) << k; }
 inline uint64_t ExtentFirstSlot(uint32_t k) { return static_cast<uint64_t>(kFirstExtentSlots) * ((1ull << k) - 1); }
+inline ExtentPos ExtentOf(uint64_t slot) {
+  uint64_t q = slot / kFirstExtentSlots + 1;  // >= 1
+  uint32_t k = static_cast<uint32_t>(63 - std::countl_zero(q));
+  return {k, slot - ExtentFirstSlot(k)};
+}
 // Pages extent k needs for records of record_size bytes, packed
 // floor(kPagePayload / record_size) per sealed page.
 uint64_t SealedExtentPages(uint32_t k, uint32_t record_size);
