@@ -102,10 +102,13 @@ Status DbImpl::RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_a
   }
   if (seq == 0) return Status::Ok();
   VDB_RETURN_IF_ERROR(WaitVisible(seq));
-  if (want_repair) VDB_RETURN_IF_ERROR(Compact(nullptr));
+  // The commit is durable now; the housekeeping below does not change that.
+  // Its I/O failures poison the database (the next call reports them); a
+  // repair that fails otherwise leaves the tombstones for the next attempt.
+  if (want_repair) (void)Compact(nullptr);
   if (want_checkpoint) {
     std::lock_guard<std::mutex> l(writer_mu_);
-    if (wal_->size() >= opts_.checkpoint_wal_bytes) VDB_RETURN_IF_ERROR(CheckpointLocked());
+    if (!poisoned_.load() && wal_->size() >= opts_.checkpoint_wal_bytes) (void)CheckpointLocked();
   }
   return Status::Ok();
 }
