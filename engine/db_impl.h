@@ -54,7 +54,10 @@ class DbImpl final : public Database {
   // --- For WriteTxn (writer lock held) ---
   const Layout& layout() const { return layout_; }
   const uint8_t* WriterPage(uint64_t pgno) const;
-  const float* WriterVector(uint32_t slot, uint64_t offset) const;
+  // The vector of a slot as the writer sees it: a staged copy when its
+  // commit has not reached the main file yet (then *pin keeps it alive),
+  // else the mapped file.
+  const float* WriterVector(uint32_t slot, uint64_t offset, std::shared_ptr<const std::vector<float>>* pin) const;
   bool SlotReusable(uint32_t slot) const;
   uint64_t max_pages() const { return map_size_ / format::kPageSize; }
 
@@ -130,8 +133,20 @@ class DbImpl final : public Database {
   std::unordered_map<uint32_t, std::shared_ptr<const std::vector<float>>> staged_;
   std::atomic<size_t> staged_count_{0};  // staged_.size(), read without the lock
 
-  // What readers see.
-  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  // What readers see. snap_mu_ guards only the copy or swap of this
+  // pointer (a few nanoseconds); no reader waits on a commit or an fsync.
+  // (libstdc++ 12's std::atomic<std::shared_ptr> is not understood by
+  // ThreadSanitizer, so a plain mutex it is.)
+  std::shared_ptr<const Snapshot> LoadSnapshot() const {
+    std::lock_guard<std::mutex> l(snap_mu_);
+    return snapshot_;
+  }
+  void StoreSnapshot(std::shared_ptr<const Snapshot> s) {
+    std::lock_guard<std::mutex> l(snap_mu_);
+    snapshot_.swap(s);
+  }
+  mutable std::mutex snap_mu_;
+  std::shared_ptr<const Snapshot> snapshot_;
 };
 
 }  // namespace vdb

@@ -216,8 +216,8 @@ Status DbImpl::OpenFiles(const std::string& path, const OpenOptions& options, bo
         return Status::Corruption(path + ": extent " + std::to_string(k) + " of the slots in use is missing");
   }
 
-  pages_ = std::make_unique<PageTable>(max_pages());
   VDB_RETURN_IF_ERROR(MapFile());
+  pages_ = std::make_unique<PageTable>(max_pages());
 
   if (!read_only_) {
     if (rr.commits > 0) {
@@ -232,17 +232,28 @@ Status DbImpl::OpenFiles(const std::string& path, const OpenOptions& options, bo
   }
   durable_seq_ = last_seq_;
   appended_seq_ = last_seq_;
-  snapshot_.store(std::make_shared<const Snapshot>(Snapshot{last_seq_, meta_}));
+  StoreSnapshot(std::make_shared<const Snapshot>(Snapshot{last_seq_, meta_}));
   opened_ = true;
   if (!read_only_ && opts_.sync == SyncMode::kBackground) bg_sync_ = std::thread([this] { BackgroundSyncLoop(); });
   return Status::Ok();
 }
 
 Status DbImpl::MapFile() {
-  void* p = ::mmap(nullptr, map_size_, PROT_READ, MAP_SHARED | MAP_NORESERVE, main_->fd(), 0);
-  if (p == MAP_FAILED) return Status::FromErrno(errno, "mmap " + path_);
-  map_ = static_cast<const uint8_t*>(p);
-  return Status::Ok();
+  // Reserve map_size once so addresses never move as the file grows. Where
+  // the address space is tight (ulimit -v, sanitizers), settle for less —
+  // but never less than the file needs now; growth past the smaller map
+  // then fails with NoSpace naming OpenOptions::map_size.
+  const uint64_t need = std::max<uint64_t>(file_pages_ * kPageSize, 1ull << 24);
+  for (uint64_t size = map_size_;; size /= 2) {
+    size = std::max(size, need) / kPageSize * kPageSize;  // need is a whole number of pages
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED | MAP_NORESERVE, main_->fd(), 0);
+    if (p != MAP_FAILED) {
+      map_ = static_cast<const uint8_t*>(p);
+      map_size_ = size;
+      return Status::Ok();
+    }
+    if (errno != ENOMEM || size <= need) return Status::FromErrno(errno, "mmap " + path_);
+  }
 }
 
 Status DbImpl::WriteMetaPage(uint64_t commit_seq, uint64_t wal_generation, const MetaBody& body) {

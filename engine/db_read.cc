@@ -47,7 +47,7 @@ class SnapshotView final : public PageSource {
 };
 
 std::shared_ptr<const Snapshot> DbImpl::AcquireSnapshot(ReaderGuard* g) const {
-  auto snap = snapshot_.load();
+  auto snap = LoadSnapshot();
   g->SetSnapshot(snap->seq);
   return snap;
 }
@@ -212,7 +212,7 @@ Stats DbImpl::GetStats() const {
   st.hnsw_m = header_.hnsw_m;
   st.hnsw_ef_construction = header_.hnsw_ef_construction;
   if (closed_) return st;
-  auto snap = snapshot_.load();
+  auto snap = LoadSnapshot();
   st.count = snap->meta.live_count;
   st.slots = snap->meta.slot_hwm;
   st.free_slots = snap->meta.free_count;

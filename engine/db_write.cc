@@ -16,13 +16,19 @@ const uint8_t* DbImpl::WriterPage(uint64_t pgno) const {
   return p ? p : map_ + pgno * kPageSize;
 }
 
-const float* DbImpl::WriterVector(uint32_t slot, uint64_t offset) const {
+const float* DbImpl::WriterVector(uint32_t slot, uint64_t offset,
+                                  std::shared_ptr<const std::vector<float>>* pin) const {
   // Only the writer adds to staged_ (under the writer lock, which the caller
   // holds), so a zero count cannot miss this caller's own staged vectors.
   if (staged_count_.load(std::memory_order_acquire) != 0) {
     std::lock_guard<std::mutex> l(staged_mu_);
     auto it = staged_.find(slot);
-    if (it != staged_.end()) return it->second->data();
+    if (it != staged_.end()) {
+      // The group-commit leader may drop the entry at any moment: the
+      // caller holds a reference for as long as it uses the pointer.
+      *pin = it->second;
+      return (*pin)->data();
+    }
   }
   return reinterpret_cast<const float*>(map_ + offset);
 }
@@ -190,7 +196,7 @@ Status DbImpl::WaitVisible(uint64_t seq) {
   const bool sync = opts_.sync == SyncMode::kFull;
   std::unique_lock<std::mutex> l(sync_mu_);
   for (;;) {
-    if (snapshot_.load()->seq >= seq) return Status::Ok();
+    if (LoadSnapshot()->seq >= seq) return Status::Ok();
     if (poisoned_.load()) return poison_;
     if (syncing_) {
       sync_cv_.wait(l);
@@ -221,7 +227,7 @@ Status DbImpl::WaitVisible(uint64_t seq) {
     for (auto& p : batch) all.insert(all.end(), p.fresh.begin(), p.fresh.end());
     Status w = WriteFreshLocked(all);
     if (w.ok() && !batch.empty()) {
-      snapshot_.store(batch.back().snap);
+      StoreSnapshot(batch.back().snap);
       std::lock_guard<std::mutex> sl(staged_mu_);
       for (const auto& fv : all) {
         auto it = staged_.find(fv.slot);
@@ -245,7 +251,7 @@ void DbImpl::BackgroundSyncLoop() {
   while (!bg_stop_) {
     sync_cv_.wait_for(l, std::chrono::milliseconds(opts_.background_sync_ms));
     if (bg_stop_ || poisoned_.load()) break;
-    uint64_t target = snapshot_.load()->seq;
+    uint64_t target = LoadSnapshot()->seq;
     if (target <= durable_seq_.load()) continue;
     l.unlock();
     Status s = wal_->Sync();

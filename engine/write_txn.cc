@@ -43,7 +43,15 @@ const float* WriteTxn::Vector(uint32_t slot) const {
   if (it != fresh_index_.end()) return fresh_[it->second].values->data();
   uint64_t off;
   if (!reader().VectorOffset(slot, &off).ok()) return nullptr;
-  return db_->WriterVector(slot, off);
+  std::shared_ptr<const std::vector<float>> pin;
+  const float* v = db_->WriterVector(slot, off, &pin);
+  if (pin) {
+    std::lock_guard<std::mutex> l(pinned_mu_);
+    auto& slot_pin = pinned_[slot];
+    if (!slot_pin) slot_pin = std::move(pin);
+    return slot_pin->data();
+  }
+  return v;
 }
 
 uint8_t* WriteTxn::MutablePage(uint64_t pgno) {

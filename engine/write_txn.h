@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -90,6 +91,11 @@ class WriteTxn final : public PageSource {
   std::vector<uint32_t> freed_;
   std::unordered_set<uint32_t> freed_set_;
   std::vector<uint32_t> new_slots_;  // put by this txn, to link into the graph
+  // Staged vectors of earlier, not yet visible commits that this transaction
+  // read: kept alive until it ends. Guarded by pinned_mu_ (graph building
+  // reads vectors from several threads).
+  mutable std::mutex pinned_mu_;
+  mutable std::unordered_map<uint32_t, std::shared_ptr<const std::vector<float>>> pinned_;
   std::unique_ptr<TxnGraph> graph_;
 };
 
