@@ -358,6 +358,13 @@ Status WriteTxn::Finish(int threads) {
       VDB_RETURN_IF_ERROR(hnsw::ParallelBuild(*g, params, new_slots_, threads, reconnect));
     } else {
       for (uint32_t slot : new_slots_) VDB_RETURN_IF_ERROR(hnsw::Insert(*g, params, slot));
+      // An insert can prune the only in-link of an older node (as in hnswlib).
+      // Re-link unreachable nodes while the pass is cheap next to the inserts
+      // (small graphs); large graphs get it with batch builds and repair.
+      if (new_slots_.size() * 256 >= meta_.graph_nodes + new_slots_.size()) {
+        VDB_ASSIGN_OR_RETURN(uint64_t relinked, hnsw::ConnectUnreachable(*g, params));
+        (void)relinked;
+      }
     }
     new_slots_.clear();
   }
