@@ -181,17 +181,8 @@ Result<uint64_t> WriteTxn::AppendBlob(std::string_view bytes) {
     meta_.blob_used = 0;
   }
   uint64_t ref = SealedPayloadOffset(meta_.blob_page, meta_.blob_used);
-  size_t done = 0;
-  uint64_t pos = meta_.blob_used;
-  while (done < bytes.size()) {
-    uint64_t pgno = meta_.blob_page + pos / kPagePayload;
-    uint64_t in = pos % kPagePayload;
-    size_t n = std::min<size_t>(bytes.size() - done, kPagePayload - in);
-    std::memcpy(MutablePage(pgno) + in, bytes.data() + done, n);
-    done += n;
-    pos += n;
-  }
-  meta_.blob_used = pos;
+  WritePayload(ref, bytes);
+  meta_.blob_used += bytes.size();
   return ref;
 }
 
