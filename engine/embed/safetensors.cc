@@ -309,6 +309,7 @@ float Bfloat16ToFloat(uint16_t h) {
 }
 
 void ConvertToFloat(DType dtype, const uint8_t* src, size_t n, float* dst) {
+  if (n == 0) return;  // an empty tensor may come with null pointers
   auto le = [src](size_t i, size_t size) {
     uint64_t v = 0;
     for (size_t k = size; k-- > 0;) v = (v << 8) | src[i * size + k];
