@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "engine/db_impl.h"
-#include "engine/graph_store.h"
+#include "engine/txn_graph.h"
 #include "engine/hnsw/hnsw.h"
 #include "format/coding.h"
 #include "format/graph.h"
