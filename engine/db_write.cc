@@ -158,12 +158,7 @@ Status DbImpl::CommitLocked(WriteTxn& txn, uint64_t* seq_out) {
     (void)main_->Write(ops);
   }
 
-  bool unusable = false;
-  Status s = wal_->Append(seq, payloads, &unusable);
-  if (!s.ok()) {
-    if (unusable) Poison(s);
-    return s;
-  }
+  wal_->Append(seq, payloads);
   // Logged: publish to the writer's view (readers still see older snapshots).
   last_seq_ = seq;
   meta_ = m;
@@ -207,7 +202,10 @@ Status DbImpl::WaitVisible(uint64_t seq) {
     uint64_t target = appended_seq_;
     l.unlock();
     Status s;
-    if (sync && !test_hooks::Bugs().skip_wal_sync.load()) s = wal_->Sync();
+    if (sync && !test_hooks::Bugs().skip_wal_sync.load())
+      s = wal_->Sync();
+    else
+      s = wal_->Flush();
     l.lock();
     if (!s.ok()) {
       syncing_ = false;

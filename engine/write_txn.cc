@@ -23,6 +23,7 @@ WriteTxn::~WriteTxn() = default;
 
 TxnGraph* WriteTxn::Graph() {
   if (!graph_) graph_ = std::make_unique<TxnGraph>(this);
+  graph_->Reserve(static_cast<uint32_t>(meta_.slot_hwm));  // slots only grow between graph calls
   return graph_.get();
 }
 

@@ -1,6 +1,5 @@
 #include "recovery/wal_writer.h"
 
-#include <array>
 #include <algorithm>
 #include <cstring>
 
@@ -22,7 +21,10 @@ Result<std::unique_ptr<WalWriter>> WalWriter::Create(Env* env, const std::string
   o.create = true;
   VDB_ASSIGN_OR_RETURN(auto f, env->Open(path, o));
   std::unique_ptr<WalWriter> w(new WalWriter(std::move(f), uuid, generation));
-  VDB_RETURN_IF_ERROR(w->WriteHeader());
+  {
+    std::lock_guard<std::mutex> l(w->io_mu_);
+    VDB_RETURN_IF_ERROR(w->WriteHeader());
+  }
   VDB_RETURN_IF_ERROR(w->file_->Sync());
   VDB_RETURN_IF_ERROR(env->SyncDir(DirName(path)));
   return w;
@@ -36,6 +38,7 @@ constexpr uint64_t kWalKeepBytes = 256ull << 20;
 const char kZeros[kWalGrowStep] = {};
 }  // namespace
 
+// REQUIRES: io_mu_ held; the buffer is empty.
 Status WalWriter::WriteHeader() {
   uint8_t hdr[kWalHeaderSize] = {};
   WalHeader h;
@@ -47,51 +50,70 @@ Status WalWriter::WriteHeader() {
     VDB_RETURN_IF_ERROR(file_->Truncate(kWalHeaderSize));
     written_ = kWalHeaderSize;
   }
-  size_ = kWalHeaderSize;
+  std::lock_guard<std::mutex> b(buf_mu_);
+  buf_start_ = kWalHeaderSize;
+  size_.store(kWalHeaderSize, std::memory_order_relaxed);
   return Status::Ok();
 }
 
-Status WalWriter::Append(uint64_t commit_seq, const std::vector<std::string>& payloads, bool* unusable) {
-  *unusable = false;
-  std::vector<std::array<uint8_t, kWalRecordHeaderSize>> headers(payloads.size());
-  std::vector<WriteOp> ops;
-  ops.reserve(payloads.size() * 2);
-  uint64_t off = size_;
+void WalWriter::Append(uint64_t commit_seq, const std::vector<std::string>& payloads) {
+  size_t n = 0;
+  for (const std::string& p : payloads) n += kWalRecordHeaderSize + p.size();
+  std::lock_guard<std::mutex> l(buf_mu_);
+  buf_.reserve(buf_.size() + n);
   for (size_t i = 0; i < payloads.size(); i++) {
     uint32_t flags = (i + 1 == payloads.size()) ? kWalFlagCommitEnd : 0;
-    EncodeWalRecordHeader(commit_seq, flags, payloads[i], seed_, headers[i].data());
-    ops.push_back({off, headers[i].data(), kWalRecordHeaderSize});
-    off += kWalRecordHeaderSize;
-    ops.push_back({off, payloads[i].data(), payloads[i].size()});
-    off += payloads[i].size();
+    uint8_t header[kWalRecordHeaderSize];
+    EncodeWalRecordHeader(commit_seq, flags, payloads[i], seed_, header);
+    buf_.append(reinterpret_cast<const char*>(header), kWalRecordHeaderSize);
+    buf_.append(payloads[i]);
   }
+  size_.fetch_add(n, std::memory_order_relaxed);
+}
+
+Status WalWriter::WriteBuffered(bool sync) {
+  std::lock_guard<std::mutex> l(io_mu_);
+  if (!broken_.ok()) return broken_;
+  std::string chunk;
+  uint64_t off;
+  {
+    std::lock_guard<std::mutex> b(buf_mu_);
+    chunk.swap(buf_);
+    off = buf_start_;
+    buf_start_ += chunk.size();
+  }
+  std::vector<WriteOp> ops;
+  const uint64_t end = off + chunk.size();
+  if (!chunk.empty()) ops.push_back({off, chunk.data(), chunk.size()});
   uint64_t new_written = written_;
-  if (off > written_) {
+  if (end > written_) {
     // Zero-fill ahead so the file size changes once per kWalGrowStep.
-    uint64_t fill_end = (off + kWalGrowStep - 1) / kWalGrowStep * kWalGrowStep;
-    for (uint64_t z = std::max(off, written_); z < fill_end; z += kWalGrowStep)
+    uint64_t fill_end = (end + kWalGrowStep - 1) / kWalGrowStep * kWalGrowStep;
+    for (uint64_t z = std::max(end, written_); z < fill_end; z += kWalGrowStep)
       ops.push_back({z, kZeros, std::min<uint64_t>(kWalGrowStep, fill_end - z)});
     new_written = fill_end;
   }
-  Status s = file_->Write(ops);
+  Status s;
+  if (sync)
+    s = ops.empty() ? file_->Sync() : file_->WriteAndSync(ops);
+  else if (!ops.empty())
+    s = file_->Write(ops);
   if (!s.ok()) {
-    // Cut the partial record off so the next commit follows the last good one.
-    Status t = file_->Truncate(size_);
-    written_ = size_;
-    if (!t.ok()) {
-      *unusable = true;
-      return s.WithContext("WAL append failed and could not be cut back (" + t.ToString() + ")");
-    }
-    return s.WithContext("WAL append");
+    // Records after a hole could never be replayed: the log is done for.
+    broken_ = s.WithContext(sync ? "WAL write and sync" : "WAL write");
+    return broken_;
   }
-  size_ = off;
   written_ = new_written;
   return Status::Ok();
 }
 
-Status WalWriter::Sync() { return file_->Sync(); }
+Status WalWriter::Flush() { return WriteBuffered(false); }
+
+Status WalWriter::Sync() { return WriteBuffered(true); }
 
 Status WalWriter::Reset(uint64_t new_generation) {
+  VDB_RETURN_IF_ERROR(Sync());  // normally a no-op: the caller synced every record
+  std::lock_guard<std::mutex> l(io_mu_);
   generation_ = new_generation;
   seed_ = WalRecordSeed(uuid_, generation_);
   VDB_RETURN_IF_ERROR(WriteHeader());

@@ -1,9 +1,17 @@
 // WalWriter appends commit records to the write-ahead log file
 // (<database>-wal). See docs/format.md#wal and docs/recovery.md.
+//
+// Appends only encode into an in-memory buffer; Flush and Sync write the
+// buffered records with one io_uring submission (Sync links the fdatasync
+// behind the write). So the writer's serial section costs a memcpy per commit
+// and the group-commit leader pays one write + one fdatasync for every commit
+// appended since the previous flush.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,13 +26,16 @@ class WalWriter {
   static Result<std::unique_ptr<WalWriter>> Create(Env* env, const std::string& path, const uint8_t uuid[16],
                                                    uint64_t generation);
 
-  // Appends the records of one commit (one payload per record; the last gets
-  // kWalFlagCommitEnd). Not durable until Sync. On failure the log is cut
-  // back to its previous end, so a later Append starts cleanly; if even that
-  // fails, the returned status says so and the log must not be used again.
-  // REQUIRES: external serialization of Append/Reset calls.
-  Status Append(uint64_t commit_seq, const std::vector<std::string>& payloads, bool* unusable);
-  // fdatasync of the log.
+  // Encodes the records of one commit (one payload per record; the last gets
+  // kWalFlagCommitEnd) into the buffer. Nothing is written until Flush/Sync.
+  // REQUIRES: external serialization of Append and Reset calls.
+  void Append(uint64_t commit_seq, const std::vector<std::string>& payloads);
+  // Writes every record appended so far to the file (not durable).
+  // Thread-safe (concurrent with Append). After a failed write the log is
+  // unusable: this and every later Flush/Sync/Reset return the error, and the
+  // records not written are lost (their commits were never acknowledged).
+  Status Flush();
+  // Flush, then fdatasync of the log. Thread-safe.
   Status Sync();
   // Starts a new generation: rewrites the header and syncs. The old records
   // stay in the file and are overwritten in place (so syncs need not update
@@ -32,20 +43,31 @@ class WalWriter {
   // they can never be replayed. A log past kWalKeepBytes is cut back.
   Status Reset(uint64_t new_generation);
 
-  uint64_t size() const { return size_; }
+  // Bytes of this generation, buffered records included.
+  uint64_t size() const { return size_.load(std::memory_order_relaxed); }
   uint64_t generation() const { return generation_; }
   File* file() { return file_.get(); }
 
  private:
   WalWriter(std::unique_ptr<File> f, const uint8_t uuid[16], uint64_t generation);
   Status WriteHeader();
+  Status WriteBuffered(bool sync);
 
   std::unique_ptr<File> file_;
   uint8_t uuid_[16];
   uint64_t generation_;
   uint64_t seed_;
-  uint64_t size_ = 0;      // bytes of this generation (header + records)
-  uint64_t written_ = 0;   // the file's bytes [0, written_) have been written (records or zero fill)
+  std::atomic<uint64_t> size_{0};  // bytes of this generation (header + records, buffered too)
+
+  // Guards buf_ and buf_start_. Held only to append to or take the buffer.
+  std::mutex buf_mu_;
+  std::string buf_;         // encoded records not yet written
+  uint64_t buf_start_ = 0;  // file offset of buf_[0]
+
+  // Serializes writes and syncs of the file; guards written_ and broken_.
+  std::mutex io_mu_;
+  uint64_t written_ = 0;  // the file's bytes [0, written_) have been written (records or zero fill)
+  Status broken_;         // first failed write
 };
 
 }  // namespace vdb::recovery
