@@ -1,8 +1,10 @@
 #include "engine/graph_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
+#include "engine/hnsw/search_layer.h"
 #include "format/coding.h"
 #include "format/pages.h"
 
@@ -94,6 +96,115 @@ uint32_t GraphPages::Neighbors(uint32_t slot, int level, uint32_t* out, uint32_t
   uint32_t n = std::min(count, capacity);
   std::memcpy(out, buf + 4, static_cast<size_t>(n) * 4);
   return count;
+}
+
+void PrefetchHitRecords(const StateReader& rd, std::span<const hnsw::SearchHit> hits) {
+  for (const hnsw::SearchHit& h : hits) {
+    uint64_t pgno;
+    uint32_t off;
+    if (rd.SlotRecordLoc(h.slot, &pgno, &off).ok()) {
+      _mm_prefetch(reinterpret_cast<const char*>(rd.source()->Page(pgno) + off), _MM_HINT_T0);
+    }
+  }
+  const MetaBody& m = rd.meta();
+  for (const hnsw::SearchHit& h : hits) {
+    uint64_t pgno;
+    uint32_t off;
+    if (!rd.SlotRecordLoc(h.slot, &pgno, &off).ok()) continue;
+    const uint64_t ref = DecodeSlotRecord(rd.source()->Page(pgno) + off).id_ref;
+    const uint64_t id_page = ref / kPageSize;
+    if (ref % kPageSize < kPagePayload && id_page >= kFirstDataPage && id_page < m.page_count) {
+      _mm_prefetch(reinterpret_cast<const char*>(rd.source()->Page(id_page) + ref % kPageSize), _MM_HINT_T0);
+    }
+  }
+}
+
+template <typename P>
+MappedGraph<P>::MappedGraph(P pages, uint64_t map_pages, const MetaBody& meta, const FileHeader& header)
+    : pages_(pages) {
+  limit_ = static_cast<uint32_t>(std::min<uint64_t>(meta.slot_hwm, kMaxSlots));
+  entry_ = meta.graph_entry;
+  max_level_ = static_cast<int>(std::min<uint32_t>(meta.graph_max_level, kGraphMaxLevel));
+  tombstones_ = meta.deleted_count != 0;
+  m_ = header.hnsw_m;
+  m0_ = header.hnsw_m0;
+  rec_size_ = GraphRecordSize(m0_);
+  per_page_ = kPagePayload / rec_size_;
+  div_magic_ = per_page_ > 1 ? ~uint64_t{0} / per_page_ + 1 : 0;
+  stride_ = header.vector_stride;
+  page_count_ = std::min(meta.page_count, map_pages);
+  // Extents past the one of the last slot in use are never addressed.
+  const uint32_t used = limit_ == 0 ? 0 : ExtentOf(limit_ - 1).extent + 1;
+  for (uint32_t k = used; k < kMaxExtents; k++) {
+    gfirst_[k] = 0;
+    gpages_[k] = 0;
+    vbase_[k] = nullptr;
+  }
+  for (uint32_t k = 0; k < used; k++) {
+    const uint64_t g = meta.graph_extents[k];
+    gfirst_[k] = g;
+    gpages_[k] = g >= kFirstDataPage && g < page_count_
+                     ? std::min<uint64_t>(SealedExtentPages(k, rec_size_), page_count_ - g)
+                     : 0;
+    const uint64_t v = meta.vector_extents[k];
+    const bool inside = v >= kFirstDataPage && v < page_count_ && VectorExtentPages(k, stride_) <= page_count_ - v;
+    // Vector pages are never versioned: always the map.
+    vbase_[k] = inside ? pages.map + v * kPageSize : nullptr;
+  }
+}
+
+template <typename P>
+uint32_t MappedGraph<P>::Neighbors(uint32_t slot, int level, uint32_t* out, uint32_t capacity) const {
+  const uint8_t* rec = Record(slot);
+  const int node_level = RecordLevel(rec);
+  if (level < 0 || level > node_level) return 0;
+  if (level == 0) {
+    const uint32_t count = std::min<uint32_t>(GetU16(rec + kGraphOffCount), m0_);
+    std::memcpy(out, rec + kGraphOffNeighbors, static_cast<size_t>(std::min(count, capacity)) * 4);
+    return count;
+  }
+  // The list of `level` in the upper heap: payload addressing, trailers skipped.
+  const uint64_t ref = GetU64(rec + kGraphOffUpperRef);
+  const uint32_t list = UpperListSize(m_);
+  uint8_t buf[UpperListSize(256)];  // M <= 256 (the header decoder's bound)
+  if (list > sizeof(buf)) return 0;
+  uint64_t pgno = ref / kPageSize;
+  uint64_t in = ref % kPageSize;
+  if (ref == 0 || in >= kPagePayload || pgno < kFirstDataPage) return 0;
+  const uint64_t pos = in + static_cast<uint64_t>(level - 1) * list;
+  pgno += pos / kPagePayload;
+  in = pos % kPagePayload;
+  for (size_t done = 0; done < list;) {
+    if (pgno >= page_count_) return 0;
+    const size_t n = std::min<size_t>(list - done, kPagePayload - in);
+    std::memcpy(buf + done, pages_.Page(pgno) + in, n);
+    done += n;
+    pgno++;
+    in = 0;
+  }
+  const uint32_t count = std::min<uint32_t>(GetU32(buf), m_);
+  std::memcpy(out, buf + 4, static_cast<size_t>(std::min(count, capacity)) * 4);
+  return count;
+}
+
+template class MappedGraph<graph_pages::MapOnly>;
+template class MappedGraph<graph_pages::Versioned>;
+
+SnapshotSearcher::SnapshotSearcher(const SnapshotPages& where, const MetaBody& meta, const FileHeader& header)
+    : table_(where.table),
+      direct_(graph_pages::MapOnly{where.map}, where.map_pages, meta, header),
+      versioned_(graph_pages::Versioned{where.map, where.table, where.seq}, where.map_pages, meta, header) {}
+
+Status SnapshotSearcher::Search(const hnsw::Params& params, const float* query, const hnsw::SearchOptions& options,
+                                std::vector<hnsw::SearchHit>* out) const {
+  // See PageTable::ChainedPages for the protocol.
+  const uint64_t writes = table_->BaseWrites();
+  if (table_->ChainedPages() == 0) {
+    Status s = hnsw::internal::SearchWith(direct_, params, query, options, out);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (table_->BaseWrites() == writes) return s;
+  }
+  return hnsw::internal::SearchWith(versioned_, params, query, options, out);
 }
 
 }  // namespace vdb

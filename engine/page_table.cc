@@ -36,14 +36,6 @@ PageTable::~PageTable() {
   }
 }
 
-PageTable::Slot* PageTable::SlotFor(uint64_t pgno) const {
-  uint64_t d = pgno >> kChunkBits;
-  if (d >= dir_size_) return nullptr;
-  Chunk* c = dir_[d].load(std::memory_order_acquire);
-  if (c == nullptr) return nullptr;
-  return &c->slots[pgno & (kChunkPages - 1)];
-}
-
 PageTable::Slot* PageTable::SlotForWrite(uint64_t pgno) {
   uint64_t d = pgno >> kChunkBits;
   Chunk* c = dir_[d].load(std::memory_order_acquire);
@@ -52,20 +44,6 @@ PageTable::Slot* PageTable::SlotForWrite(uint64_t pgno) {
     dir_[d].store(c, std::memory_order_release);
   }
   return &c->slots[pgno & (kChunkPages - 1)];
-}
-
-const uint8_t* PageTable::Find(uint64_t pgno, uint64_t seq) const {
-  const Slot* sl = SlotFor(pgno);
-  if (sl == nullptr) return nullptr;
-  // The newest version <= seq is exactly the page as of seq. Without one,
-  // the main file holds it: every version the file held that a registered
-  // reader could need is either still chained or was copied by PreserveBase
-  // before the file's copy was overwritten.
-  for (PageVersion* v = sl->head.load(std::memory_order_acquire); v != nullptr;
-       v = v->next.load(std::memory_order_acquire)) {
-    if (v->seq <= seq) return v->data;
-  }
-  return nullptr;
 }
 
 const uint8_t* PageTable::FindLatest(uint64_t pgno) const {
@@ -84,12 +62,14 @@ void PageTable::Add(uint64_t pgno, uint64_t seq, const uint8_t* image) {
   sl->head.store(v, std::memory_order_release);
   versions_.fetch_add(1, std::memory_order_relaxed);
   dirty_.insert(pgno);
-  chained_.insert(pgno);
+  if (chained_.insert(pgno).second) chained_count_.store(chained_.size(), std::memory_order_seq_cst);
 }
 
 std::vector<uint64_t> PageTable::DirtyPages() const { return {dirty_.begin(), dirty_.end()}; }
 
 void PageTable::PreserveBase(uint64_t pgno, const uint8_t* main_image, uint64_t min_reader_seq) {
+  // Before the main file's copy changes: readers on the map fast path re-check this.
+  base_writes_.fetch_add(1, std::memory_order_seq_cst);
   Slot* sl = SlotForWrite(pgno);
   PageVersion* tail = sl->head.load(std::memory_order_relaxed);
   if (tail == nullptr) return;
@@ -145,6 +125,7 @@ void PageTable::Trim(uint64_t min_reader_seq, ReaderRegistry* readers) {
     else
       ++it;
   }
+  chained_count_.store(chained_.size(), std::memory_order_seq_cst);
   if (!cut.empty()) {
     uint64_t tag = readers->BumpEpoch();
     for (PageVersion* v : cut) retired_.push_back({v, tag});

@@ -47,6 +47,17 @@ class PageTable {
   // The newest committed image (any seq), or nullptr: the writer's view.
   const uint8_t* FindLatest(uint64_t pgno) const;
 
+  // Reader fast path (lock-free). When ChainedPages() is 0, the mapped main
+  // file holds every page as of any registered reader's snapshot, and it
+  // stays so until a checkpoint overwrites pages, which first bumps
+  // BaseWrites() (PreserveBase). So a reader that loads BaseWrites(), then
+  // sees ChainedPages() == 0, may read pages straight from the map; the bytes
+  // it read are as of its snapshot if BaseWrites() still has the same value
+  // afterwards (load it after std::atomic_thread_fence(acquire)). Otherwise
+  // some may be newer (memory-safe but inconsistent): read again via Find.
+  uint64_t BaseWrites() const { return base_writes_.load(std::memory_order_seq_cst); }
+  uint64_t ChainedPages() const { return chained_count_.load(std::memory_order_seq_cst); }
+
   // Writer: publishes image as the version of pgno at commit seq.
   void Add(uint64_t pgno, uint64_t seq, const uint8_t* image);
 
@@ -88,7 +99,33 @@ class PageTable {
   };
   std::vector<Retired> retired_;  // writer-only
   std::atomic<size_t> versions_{0};
+  // Invariant: chained_count_ == chained_.size() whenever the writer is not
+  // inside Add/Trim.
+  std::atomic<uint64_t> chained_count_{0};
+  std::atomic<uint64_t> base_writes_{0};  // PreserveBase calls (pages about to be overwritten)
 };
+
+inline PageTable::Slot* PageTable::SlotFor(uint64_t pgno) const {
+  const uint64_t d = pgno >> kChunkBits;
+  if (d >= dir_size_) return nullptr;
+  Chunk* c = dir_[d].load(std::memory_order_acquire);
+  if (c == nullptr) return nullptr;
+  return &c->slots[pgno & (kChunkPages - 1)];
+}
+
+inline const uint8_t* PageTable::Find(uint64_t pgno, uint64_t seq) const {
+  const Slot* sl = SlotFor(pgno);
+  if (sl == nullptr) return nullptr;
+  // The newest version <= seq is exactly the page as of seq. Without one,
+  // the main file holds it: every version the file held that a registered
+  // reader could need is either still chained or was copied by PreserveBase
+  // before the file's copy was overwritten.
+  for (PageVersion* v = sl->head.load(std::memory_order_acquire); v != nullptr;
+       v = v->next.load(std::memory_order_acquire)) {
+    if (v->seq <= seq) return v->data;
+  }
+  return nullptr;
+}
 
 // Readers register their snapshot here for the duration of a read.
 class ReaderRegistry {

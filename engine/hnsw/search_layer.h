@@ -6,8 +6,10 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "engine/hnsw/graph_store.h"
@@ -92,29 +94,54 @@ Scratch& ThreadScratch();
 
 // Distance from a fixed query to stored vectors, one type per metric so the
 // search loop is specialised per metric. Distances are "lower is closer".
+// Batch4 computes four at once (kernels::Distance4Fn); kernels are resolved
+// once per query.
 struct L2Query {
+  static constexpr bool kUsesNode = false;  // reads nothing of the node but its vector
   const float* q;
   uint32_t dim;
+  kernels::DistanceFn fn;
+  kernels::Distance4Fn fn4;
   template <typename R>
   float operator()(const R&, uint32_t, const float* v) const {
-    return kernels::L2Sqr(q, v, dim);
+    return fn(q, v, dim);
+  }
+  template <typename R>
+  void Batch4(const R&, const uint32_t*, const float* const* v, float* out) const {
+    fn4(q, v, dim, out);
   }
 };
 struct DotQuery {
+  static constexpr bool kUsesNode = false;
   const float* q;
   uint32_t dim;
+  kernels::DistanceFn fn;
+  kernels::Distance4Fn fn4;
   template <typename R>
   float operator()(const R&, uint32_t, const float* v) const {
-    return -kernels::Dot(q, v, dim);
+    return -fn(q, v, dim);
+  }
+  template <typename R>
+  void Batch4(const R&, const uint32_t*, const float* const* v, float* out) const {
+    fn4(q, v, dim, out);
+    for (int i = 0; i < 4; ++i) out[i] = -out[i];
   }
 };
 struct CosineQuery {
+  static constexpr bool kUsesNode = true;  // InvNorm(slot)
   const float* q;
   uint32_t dim;
   float q_inv_norm;
+  kernels::DistanceFn fn;
+  kernels::Distance4Fn fn4;
   template <typename R>
   float operator()(const R& g, uint32_t slot, const float* v) const {
-    return 1.0f - kernels::Dot(q, v, dim) * q_inv_norm * g.InvNorm(slot);
+    return 1.0f - fn(q, v, dim) * q_inv_norm * g.InvNorm(slot);
+  }
+  template <typename R>
+  void Batch4(const R& g, const uint32_t* ids, const float* const* v, float* out) const {
+    fn4(q, v, dim, out);
+    for (int i = 0; i < 4; ++i) out[i] = 1.0f - out[i] * q_inv_norm * g.InvNorm(ids[i]);
   }
 };
 
@@ -123,12 +150,12 @@ template <typename F>
 auto WithQuery(const Params& params, const float* q, float q_inv_norm, F&& f) {
   switch (params.metric) {
     case Metric::kCosine:
-      return f(CosineQuery{q, params.dim, q_inv_norm});
+      return f(CosineQuery{q, params.dim, q_inv_norm, kernels::DotFn(), kernels::Dot4Fn()});
     case Metric::kDot:
-      return f(DotQuery{q, params.dim});
+      return f(DotQuery{q, params.dim, kernels::DotFn(), kernels::Dot4Fn()});
     case Metric::kL2:
     default:
-      return f(L2Query{q, params.dim});
+      return f(L2Query{q, params.dim, kernels::L2SqrFn(), kernels::L2Sqr4Fn()});
   }
 }
 
@@ -185,6 +212,31 @@ uint32_t ReadList(const R& g, uint32_t slot, int level, uint32_t* buf,
 
 // The templates below take the reader type R: GraphReader (virtual calls) or
 // a final store class, whose calls the compiler can inline.
+//
+// Optional members a final read-only store may add (detected at compile
+// time; used only when locks == nullptr):
+//   const uint32_t* ListView(uint32_t slot, int level, uint32_t* buf,
+//                            uint32_t cap, uint32_t* n) const;
+//     the list without copying when the store can hand out its own bytes
+//     (else copied into buf[0..cap)); *n is the count clamped to cap.
+//   void PrefetchNode(uint32_t slot) const;  // hint: slot's list is read soon
+
+// The list of `slot` on `level`: a pointer to *n (<= cap) ids, either the
+// store's own bytes (valid for the store's lifetime) or buf.
+template <typename R>
+const uint32_t* ListOf(const R& g, uint32_t slot, int level, uint32_t* buf, uint32_t cap,
+                       LockTable* locks, uint32_t* n) {
+  if constexpr (requires { g.ListView(slot, level, buf, cap, n); }) {
+    if (locks == nullptr) return g.ListView(slot, level, buf, cap, n);
+  }
+  *n = ReadList(g, slot, level, buf, cap, locks);
+  return buf;
+}
+
+template <typename R>
+void PrefetchNode(const R& g, uint32_t slot) {
+  if constexpr (requires { g.PrefetchNode(slot); }) g.PrefetchNode(slot);
+}
 
 // Greedy descent (SEARCH-LAYER with ef = 1, as hnswlib does it) from `cur`
 // on levels from_level down to to_level + 1. Uses s.list.
@@ -196,9 +248,10 @@ Cand GreedyDescend(const R& g, const Params& p, const QD& qd, Cand cur,
     bool changed = true;
     while (changed) {
       changed = false;
-      const uint32_t n = ReadList(g, cur.slot, level, s.list.data(), p.m, locks);
+      uint32_t n;
+      const uint32_t* list = ListOf(g, cur.slot, level, s.list.data(), p.m, locks, &n);
       for (uint32_t i = 0; i < n; ++i) {
-        const uint32_t id = s.list[i];
+        const uint32_t id = list[i];
         if (id >= limit) continue;
         const float* v = g.Vector(id);
         if (v == nullptr) continue;
@@ -226,8 +279,9 @@ void SearchLayer(const R& g, const Params& p, const QD& qd, uint32_t ef, int lev
                  LockTable* locks, Scratch& s, const Accept& accept) {
   const uint32_t cap = p.MaxDegree(level);
   const uint32_t limit = s.visited.limit();
-  // Prefetch the head of the next vector; the hardware streams the rest.
-  const uint32_t lines = std::min<uint32_t>((p.dim * 4 + 63) / 64, 4);
+  // Up to 8 lines (a whole 128-d row) of the next group of vectors are
+  // prefetched; the hardware streams the rest of longer rows.
+  const uint32_t lines = std::min<uint32_t>((p.dim * 4 + 63) / 64, 8);
   std::vector<Cand>& cands = s.candidates;
   std::vector<Cand>& res = s.results;
   while (!cands.empty()) {
@@ -235,23 +289,34 @@ void SearchLayer(const R& g, const Params& p, const QD& qd, uint32_t ef, int lev
     if (res.size() >= ef && c.dist > res.front().dist) break;
     std::pop_heap(cands.begin(), cands.end(), ClosestOnTop());
     cands.pop_back();
+    // The next expansion is probably the closest remaining candidate.
+    if (!cands.empty()) PrefetchNode(g, cands.front().slot);
 
-    const uint32_t n = ReadList(g, c.slot, level, s.list.data(), cap, locks);
+    uint32_t n;
+    const uint32_t* list = ListOf(g, c.slot, level, s.list.data(), cap, locks, &n);
     uint32_t m = 0;
     for (uint32_t i = 0; i < n; ++i) {
-      const uint32_t id = s.list[i];
+      const uint32_t id = list[i];
       if (id >= limit || s.visited.TestAndSet(id)) continue;
       const float* v = g.Vector(id);
       if (v == nullptr) continue;
       _mm_prefetch(reinterpret_cast<const char*>(v), _MM_HINT_T0);
+      if constexpr (QD::kUsesNode) PrefetchNode(g, id);
       s.ids[m] = id;
       s.vecs[m] = v;
       ++m;
     }
+    float dists[4];
+    for (uint32_t k = 0; k < 4 && k < m; ++k) PrefetchVector(s.vecs[k], lines);
     for (uint32_t j = 0; j < m; ++j) {
-      if (j + 1 < m) PrefetchVector(s.vecs[j + 1], lines);
+      // Four at a time while four are left; the next group's heads prefetched.
+      const uint32_t in_group = j & 3;
+      if (in_group == 0) {
+        for (uint32_t k = j + 4; k < j + 8 && k < m; ++k) PrefetchVector(s.vecs[k], lines);
+        if (j + 4 <= m) qd.Batch4(g, &s.ids[j], &s.vecs[j], dists);
+      }
       const uint32_t id = s.ids[j];
-      float d = qd(g, id, s.vecs[j]);
+      float d = (m & ~3u) > j ? dists[in_group] : qd(g, id, s.vecs[j]);
       if (!(d <= kInf)) d = kInf;  // NaN
       if (res.size() < ef || d < res.front().dist) {
         cands.push_back({d, id});
@@ -267,6 +332,64 @@ void SearchLayer(const R& g, const Params& p, const QD& qd, uint32_t ef, int lev
       }
     }
   }
+}
+
+// Paper: Algorithm 5, K-NN-SEARCH, over the reader type R (see hnsw::Search
+// for the contract). Read-only stores with their own final type instantiate
+// it so the accessors inline into the loops.
+template <typename R>
+Status SearchWith(const R& g, const Params& p, const float* query, const SearchOptions& options,
+                  std::vector<SearchHit>* out) {
+  out->clear();
+  if (query == nullptr) return Status::InvalidArgument("hnsw search: null query");
+  for (uint32_t i = 0; i < p.dim; ++i) {
+    if (!std::isfinite(query[i])) {
+      return Status::InvalidArgument("hnsw search: query component " + std::to_string(i) +
+                                     " is not a finite number");
+    }
+  }
+  if (options.k == 0 || !g.HasEntryPoint()) return Status::Ok();
+  const uint32_t limit = g.SlotLimit();
+  const uint32_t ep = g.EntryPoint();
+  if (ep >= limit || g.Vector(ep) == nullptr) {
+    return Status::Corruption("hnsw search: entry point " + std::to_string(ep) +
+                              " is not a slot of the graph (limit " + std::to_string(limit) + ")");
+  }
+  const int top = std::clamp(g.MaxLevel(), 0, p.max_level);
+  const uint32_t ef = std::max(options.ef != 0 ? options.ef : p.ef_search, options.k);
+
+  Scratch& s = ThreadScratch();
+  s.Reserve(p.MaxDegree0());
+  float q_inv = 1.0f;
+  if (p.metric == Metric::kCosine) {
+    const float n2 = kernels::NormSqr(query, p.dim);
+    q_inv = n2 > 0.0f ? 1.0f / std::sqrt(n2) : 0.0f;
+  }
+  WithQuery(p, query, q_inv, [&](const auto& qd) {
+    Cand cur{qd(g, ep, g.Vector(ep)), ep};
+    if (!(cur.dist <= kInf)) cur.dist = kInf;
+    cur = GreedyDescend(g, p, qd, cur, top, 0, nullptr, s);
+    s.visited.Begin(limit);
+    s.visited.TestAndSet(cur.slot);
+    s.candidates.clear();
+    s.results.clear();
+    s.candidates.push_back(cur);
+    auto accept = [&](uint32_t id) { return !g.IsDeleted(id) && options.filter(id); };
+    if (accept(cur.slot)) s.results.push_back(cur);
+    SearchLayer(g, p, qd, ef, 0, nullptr, s, accept);
+  });
+
+  std::sort(s.results.begin(), s.results.end(), [](const Cand& a, const Cand& b) { return CloserThan(a, b); });
+  const size_t n = std::min<size_t>(options.k, s.results.size());
+  out->resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const Cand& c = s.results[i];
+    float score = c.dist;
+    if (p.metric == Metric::kCosine) score = 1.0f - c.dist;
+    if (p.metric == Metric::kDot) score = -c.dist;
+    (*out)[i] = {c.slot, score};
+  }
+  return Status::Ok();
 }
 
 // Paper: Algorithm 4, SELECT-NEIGHBORS-HEURISTIC (extendCandidates = false):

@@ -30,7 +30,107 @@ float NormSqrScalar(const float* a, size_t dim) {
   return sum;
 }
 
+void L2Sqr4Scalar(const float* q, const float* const* v, size_t dim, float* out) {
+  for (int i = 0; i < 4; ++i) out[i] = L2SqrScalar(q, v[i], dim);
+}
+
+void Dot4Scalar(const float* q, const float* const* v, size_t dim, float* out) {
+  for (int i = 0; i < 4; ++i) out[i] = DotScalar(q, v[i], dim);
+}
+
 namespace simd {
+
+// Four rows, two accumulators each (eight independent FMA chains).
+VDB_TARGET_AVX2 void L2Sqr4Avx2(const float* q, const float* const* v, size_t dim, float* out) {
+  const float* v0 = v[0];
+  const float* v1 = v[1];
+  const float* v2 = v[2];
+  const float* v3 = v[3];
+  __m256 a0 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps();
+  __m256 a1 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+  __m256 a2 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps();
+  __m256 a3 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    const __m256 qa = _mm256_loadu_ps(q + i);
+    const __m256 qb = _mm256_loadu_ps(q + i + 8);
+    __m256 d;
+    d = _mm256_sub_ps(_mm256_loadu_ps(v0 + i), qa); a0 = _mm256_fmadd_ps(d, d, a0);
+    d = _mm256_sub_ps(_mm256_loadu_ps(v1 + i), qa); a1 = _mm256_fmadd_ps(d, d, a1);
+    d = _mm256_sub_ps(_mm256_loadu_ps(v2 + i), qa); a2 = _mm256_fmadd_ps(d, d, a2);
+    d = _mm256_sub_ps(_mm256_loadu_ps(v3 + i), qa); a3 = _mm256_fmadd_ps(d, d, a3);
+    d = _mm256_sub_ps(_mm256_loadu_ps(v0 + i + 8), qb); b0 = _mm256_fmadd_ps(d, d, b0);
+    d = _mm256_sub_ps(_mm256_loadu_ps(v1 + i + 8), qb); b1 = _mm256_fmadd_ps(d, d, b1);
+    d = _mm256_sub_ps(_mm256_loadu_ps(v2 + i + 8), qb); b2 = _mm256_fmadd_ps(d, d, b2);
+    d = _mm256_sub_ps(_mm256_loadu_ps(v3 + i + 8), qb); b3 = _mm256_fmadd_ps(d, d, b3);
+  }
+  if (i + 8 <= dim) {
+    const __m256 qa = _mm256_loadu_ps(q + i);
+    __m256 d;
+    d = _mm256_sub_ps(_mm256_loadu_ps(v0 + i), qa); a0 = _mm256_fmadd_ps(d, d, a0);
+    d = _mm256_sub_ps(_mm256_loadu_ps(v1 + i), qa); a1 = _mm256_fmadd_ps(d, d, a1);
+    d = _mm256_sub_ps(_mm256_loadu_ps(v2 + i), qa); a2 = _mm256_fmadd_ps(d, d, a2);
+    d = _mm256_sub_ps(_mm256_loadu_ps(v3 + i), qa); a3 = _mm256_fmadd_ps(d, d, a3);
+    i += 8;
+  }
+  if (i < dim) {
+    const __m256i mask = TailMask(dim - i);
+    const __m256 qa = _mm256_maskload_ps(q + i, mask);
+    __m256 d;
+    d = _mm256_sub_ps(_mm256_maskload_ps(v0 + i, mask), qa); b0 = _mm256_fmadd_ps(d, d, b0);
+    d = _mm256_sub_ps(_mm256_maskload_ps(v1 + i, mask), qa); b1 = _mm256_fmadd_ps(d, d, b1);
+    d = _mm256_sub_ps(_mm256_maskload_ps(v2 + i, mask), qa); b2 = _mm256_fmadd_ps(d, d, b2);
+    d = _mm256_sub_ps(_mm256_maskload_ps(v3 + i, mask), qa); b3 = _mm256_fmadd_ps(d, d, b3);
+  }
+  out[0] = HorizontalSum(_mm256_add_ps(a0, b0));
+  out[1] = HorizontalSum(_mm256_add_ps(a1, b1));
+  out[2] = HorizontalSum(_mm256_add_ps(a2, b2));
+  out[3] = HorizontalSum(_mm256_add_ps(a3, b3));
+}
+
+VDB_TARGET_AVX2 void Dot4Avx2(const float* q, const float* const* v, size_t dim, float* out) {
+  const float* v0 = v[0];
+  const float* v1 = v[1];
+  const float* v2 = v[2];
+  const float* v3 = v[3];
+  __m256 a0 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps();
+  __m256 a1 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+  __m256 a2 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps();
+  __m256 a3 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    const __m256 qa = _mm256_loadu_ps(q + i);
+    const __m256 qb = _mm256_loadu_ps(q + i + 8);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v0 + i), qa, a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(v1 + i), qa, a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(v2 + i), qa, a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(v3 + i), qa, a3);
+    b0 = _mm256_fmadd_ps(_mm256_loadu_ps(v0 + i + 8), qb, b0);
+    b1 = _mm256_fmadd_ps(_mm256_loadu_ps(v1 + i + 8), qb, b1);
+    b2 = _mm256_fmadd_ps(_mm256_loadu_ps(v2 + i + 8), qb, b2);
+    b3 = _mm256_fmadd_ps(_mm256_loadu_ps(v3 + i + 8), qb, b3);
+  }
+  if (i + 8 <= dim) {
+    const __m256 qa = _mm256_loadu_ps(q + i);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v0 + i), qa, a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(v1 + i), qa, a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(v2 + i), qa, a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(v3 + i), qa, a3);
+    i += 8;
+  }
+  if (i < dim) {
+    const __m256i mask = TailMask(dim - i);
+    const __m256 qa = _mm256_maskload_ps(q + i, mask);
+    b0 = _mm256_fmadd_ps(_mm256_maskload_ps(v0 + i, mask), qa, b0);
+    b1 = _mm256_fmadd_ps(_mm256_maskload_ps(v1 + i, mask), qa, b1);
+    b2 = _mm256_fmadd_ps(_mm256_maskload_ps(v2 + i, mask), qa, b2);
+    b3 = _mm256_fmadd_ps(_mm256_maskload_ps(v3 + i, mask), qa, b3);
+  }
+  out[0] = HorizontalSum(_mm256_add_ps(a0, b0));
+  out[1] = HorizontalSum(_mm256_add_ps(a1, b1));
+  out[2] = HorizontalSum(_mm256_add_ps(a2, b2));
+  out[3] = HorizontalSum(_mm256_add_ps(a3, b3));
+}
 
 VDB_TARGET_AVX2 float L2SqrAvx2(const float* a, const float* b, size_t dim) {
   __m256 acc0 = _mm256_setzero_ps();
@@ -117,14 +217,16 @@ struct KernelTable {
   float (*l2)(const float*, const float*, size_t);
   float (*dot)(const float*, const float*, size_t);
   float (*norm)(const float*, size_t);
+  Distance4Fn l2x4;
+  Distance4Fn dotx4;
   const char* name;
 };
 
 KernelTable SelectKernels() {
   if (simd::UseAvx2()) {
-    return {&simd::L2SqrAvx2, &simd::DotAvx2, &simd::NormSqrAvx2, "avx2-fma"};
+    return {&simd::L2SqrAvx2, &simd::DotAvx2, &simd::NormSqrAvx2, &simd::L2Sqr4Avx2, &simd::Dot4Avx2, "avx2-fma"};
   }
-  return {&L2SqrScalar, &DotScalar, &NormSqrScalar, "scalar"};
+  return {&L2SqrScalar, &DotScalar, &NormSqrScalar, &L2Sqr4Scalar, &Dot4Scalar, "scalar"};
 }
 
 const KernelTable& Kernels() {
@@ -154,5 +256,7 @@ float NormSqr(const float* a, size_t dim) { return Kernels().norm(a, dim); }
 const char* KernelName() { return Kernels().name; }
 DistanceFn L2SqrFn() { return Kernels().l2; }
 DistanceFn DotFn() { return Kernels().dot; }
+Distance4Fn L2Sqr4Fn() { return Kernels().l2x4; }
+Distance4Fn Dot4Fn() { return Kernels().dotx4; }
 
 }  // namespace vdb::kernels

@@ -28,4 +28,15 @@ using DistanceFn = float (*)(const float* a, const float* b, size_t dim);
 DistanceFn L2SqrFn();
 DistanceFn DotFn();
 
+// One query against four vectors at once: out[i] = L2Sqr(q, v[i], dim) (or
+// Dot). Interleaving four independent rows keeps more loads in flight and
+// loads each query block once; graph search uses it for batches of
+// neighbours. Results may differ from the one-vector kernels in the last
+// bits (summation order). For hot loops, resolved once like L2SqrFn.
+using Distance4Fn = void (*)(const float* q, const float* const* v, size_t dim, float* out);
+Distance4Fn L2Sqr4Fn();
+Distance4Fn Dot4Fn();
+void L2Sqr4Scalar(const float* q, const float* const* v, size_t dim, float* out);
+void Dot4Scalar(const float* q, const float* const* v, size_t dim, float* out);
+
 }  // namespace vdb::kernels

@@ -18,6 +18,8 @@ bool UseAvx2();
 float L2SqrAvx2(const float* a, const float* b, size_t dim);
 float DotAvx2(const float* a, const float* b, size_t dim);
 float NormSqrAvx2(const float* a, size_t dim);
+void L2Sqr4Avx2(const float* q, const float* const* v, size_t dim, float* out);
+void Dot4Avx2(const float* q, const float* const* v, size_t dim, float* out);
 
 // Lane mask selecting the first n (1..7) of 8 floats, for _mm256_maskload_ps.
 VDB_TARGET_AVX2 inline __m256i TailMask(size_t n) {
