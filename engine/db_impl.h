@@ -59,6 +59,8 @@ class DbImpl final : public Database {
   // else the mapped file.
   const float* WriterVector(uint32_t slot, uint64_t offset, std::shared_ptr<const std::vector<float>>* pin) const;
   bool SlotReusable(uint32_t slot) const;
+  // Unindexed-list length that triggers linking (1: link every commit).
+  uint32_t index_batch() const;
   uint64_t max_pages() const { return map_size_ / format::kPageSize; }
 
  private:

@@ -130,6 +130,9 @@ Result<std::unique_ptr<Database>> DbImpl::OpenImpl(const std::string& path, cons
 }
 
 Status DbImpl::OpenFiles(const std::string& path, const OpenOptions& options, bool) {
+  if (options.index_batch > kUnindexedCapacity)
+    return Status::InvalidArgument("index_batch must be between 1 and " + std::to_string(kUnindexedCapacity) +
+                                   " (0 = default), got " + std::to_string(options.index_batch));
   opts_ = options;
   env_ = options.env ? options.env : Env::Default();
   path_ = path;
@@ -279,6 +282,16 @@ Status DbImpl::WriteMetaPage(uint64_t commit_seq, uint64_t wal_generation, const
 Status DbImpl::Close() {
   if (closed_) return Status::Ok();
   Status s;
+  if (opened_ && !read_only_ && !poisoned_.load()) {
+    // Link what is still on the unindexed list, so a closed file is searched
+    // by the graph alone. A failure here leaves the list valid.
+    (void)RunWrite(
+        [](WriteTxn& t) {
+          t.IndexAll();
+          return Status::Ok();
+        },
+        false);
+  }
   if (bg_sync_.joinable()) {
     {
       std::lock_guard<std::mutex> l(sync_mu_);

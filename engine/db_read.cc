@@ -1,4 +1,5 @@
 // The read path: snapshots, Get, exact search, Stats.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -45,6 +46,54 @@ class SnapshotView final : public PageSource {
   uint32_t stride_;
   const uint8_t* vec_base_[kMaxExtents];
 };
+
+namespace {
+
+kernels::ScanMetric ScanMetricOf(uint32_t metric) {
+  return metric == kMetricL2 ? kernels::ScanMetric::kL2
+         : metric == kMetricDot ? kernels::ScanMetric::kDot
+                                : kernels::ScanMetric::kCosine;
+}
+
+// The unindexed list of a snapshot as one-vector blocks for the exact
+// kernels. *inv holds their inverse norms (the blocks point into it).
+Status UnindexedBlocks(const StateReader& rd, const PageSource& view, uint32_t stride,
+                       std::vector<kernels::VectorBlock>* blocks, std::vector<float>* inv) {
+  blocks->clear();
+  inv->clear();
+  if (rd.meta().unindexed_count == 0) return Status::Ok();
+  std::vector<uint32_t> slots;
+  VDB_RETURN_IF_ERROR(rd.UnindexedSlots(&slots));
+  inv->reserve(slots.size());
+  for (uint32_t slot : slots) {
+    VDB_ASSIGN_OR_RETURN(SlotRecord r, rd.Slot(slot));
+    const float* v = view.Vector(slot);
+    if (r.state != kSlotLive || v == nullptr) continue;  // damaged list: skip, vdbcheck reports it
+    inv->push_back(r.inv_norm);
+    kernels::VectorBlock b;
+    b.base = v;
+    b.first_slot = slot;
+    b.count = 1;
+    b.stride_bytes = stride;
+    b.inv_norms = &inv->back();
+    blocks->push_back(b);
+  }
+  return Status::Ok();
+}
+
+// Merges the exact hits of the unindexed records into the graph's hits:
+// best first, at most k.
+void MergeHits(std::vector<hnsw::SearchHit>* hits, const std::vector<kernels::ScanHit>& extra,
+               kernels::ScanMetric metric, size_t k) {
+  for (const auto& e : extra) hits->push_back({e.slot, e.score});
+  const bool lower_better = metric == kernels::ScanMetric::kL2;
+  std::stable_sort(hits->begin(), hits->end(), [&](const hnsw::SearchHit& a, const hnsw::SearchHit& b) {
+    return lower_better ? a.score < b.score : a.score > b.score;
+  });
+  if (hits->size() > k) hits->resize(k);
+}
+
+}  // namespace
 
 std::shared_ptr<const Snapshot> DbImpl::AcquireSnapshot(ReaderGuard* g) const {
   auto snap = LoadSnapshot();
@@ -105,18 +154,28 @@ Result<std::vector<std::vector<SearchHit>>> DbImpl::SearchImpl(std::span<const f
   const MetaBody& m = snap->meta;
 
   if (!opts.exact && m.graph_entry != kNoSlot) {
-    SnapshotGraph graph(&view, &m, &layout_);
+    const SnapshotSearcher graph({map_, max_pages(), pages_.get(), snap->seq}, m, header_);
     hnsw::Params params = GraphParams(header_);
     if (opts_.ef_search > 0) params.ef_search = opts_.ef_search;
     std::vector<std::vector<SearchHit>> out(nq);
     std::vector<hnsw::SearchHit> hits;
     auto accept = [&](uint32_t slot) { return opts.filter(slot); };
+    // Records on the unindexed list are not in the graph: scan them exactly.
+    const kernels::ScanMetric metric = ScanMetricOf(header_.metric);
+    const std::function<bool(uint32_t)>* filter = opts.filter ? &opts.filter : nullptr;
+    std::vector<kernels::VectorBlock> unindexed;
+    std::vector<float> unindexed_inv;
+    VDB_RETURN_IF_ERROR(UnindexedBlocks(rd, view, header_.vector_stride, &unindexed, &unindexed_inv));
     for (size_t q = 0; q < nq; q++) {
       hnsw::SearchOptions so;
       so.k = static_cast<uint32_t>(opts.k);
       so.ef = opts.ef;
       if (opts.filter) so.filter = hnsw::SlotFilter(accept);
-      VDB_RETURN_IF_ERROR(hnsw::Search(graph, params, queries.data() + q * dim, so, &hits));
+      VDB_RETURN_IF_ERROR(graph.Search(params, queries.data() + q * dim, so, &hits));
+      if (!unindexed.empty())
+        MergeHits(&hits, kernels::ExactTopK(unindexed, queries.data() + q * dim, dim, metric, opts.k, 1, filter),
+                  metric, opts.k);
+      PrefetchHitRecords(rd, hits);
       out[q].reserve(hits.size());
       for (const auto& h : hits) {
         VDB_ASSIGN_OR_RETURN(SlotRecord r, rd.Slot(h.slot));
@@ -158,9 +217,7 @@ Result<std::vector<std::vector<SearchHit>>> DbImpl::SearchImpl(std::span<const f
     b.live = live.data() + first;
     blocks.push_back(b);
   }
-  kernels::ScanMetric metric = header_.metric == kMetricL2    ? kernels::ScanMetric::kL2
-                               : header_.metric == kMetricDot ? kernels::ScanMetric::kDot
-                                                              : kernels::ScanMetric::kCosine;
+  const kernels::ScanMetric metric = ScanMetricOf(header_.metric);
   int threads = opts.threads > 0 ? opts.threads : std::max(1, opts_.search_threads);
   const std::function<bool(uint32_t)>* filter = opts.filter ? &opts.filter : nullptr;
   std::vector<std::vector<kernels::ScanHit>> raw;
@@ -233,6 +290,7 @@ Stats DbImpl::GetStats() const {
   st.graph_mean_degree = snap->meta.graph_nodes ? static_cast<double>(snap->meta.graph_edges0) / snap->meta.graph_nodes : 0;
   st.graph_levels = snap->meta.graph_entry == kNoSlot ? 0 : snap->meta.graph_max_level + 1;
   st.graph_entry_point = snap->meta.graph_entry == kNoSlot ? -1 : static_cast<int64_t>(snap->meta.graph_entry);
+  st.unindexed = snap->meta.unindexed_count;
   return st;
 }
 

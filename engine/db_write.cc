@@ -40,6 +40,13 @@ bool DbImpl::SlotReusable(uint32_t slot) const {
   return it->second <= durable_seq_.load() && readers_.MinSnapshot() >= it->second;
 }
 
+uint32_t DbImpl::index_batch() const {
+  // Version 1 files have no unindexed list.
+  if (header_.format_version < kFirstVersionWithUnindexedList) return 1;
+  if (opts_.index_batch == 0) return kDefaultIndexBatch;
+  return std::min(opts_.index_batch, kUnindexedCapacity);
+}
+
 void DbImpl::Poison(const Status& s) {
   bool was = poisoned_.exchange(true);
   if (!was) {
@@ -85,7 +92,12 @@ Status DbImpl::Write(const WriteBatch& batch) {
 
 Status DbImpl::Compact(uint64_t* freed) {
   uint64_t n = 0;
-  Status s = RunWrite([&](WriteTxn& t) { return t.RepairGraph(&n); }, false);
+  Status s = RunWrite(
+      [&](WriteTxn& t) {
+        t.IndexAll();
+        return t.RepairGraph(&n);
+      },
+      false);
   if (freed) *freed = n;
   return s;
 }

@@ -112,4 +112,28 @@ uint32_t StateReader::RecordCheck(uint32_t slot, const float* vec, uint32_t dim,
 
 static_assert(std::endian::native == std::endian::little, "vdb stores vectors little-endian in place");
 
+void StateReader::UnindexedLoc(uint32_t i, uint64_t* pgno, uint32_t* off) const {
+  *pgno = meta_->unindexed_page + i / kUnindexedPerPage;
+  *off = (i % kUnindexedPerPage) * 4;
+}
+
+Status StateReader::UnindexedSlots(std::vector<uint32_t>* out) const {
+  out->clear();
+  const uint32_t n = meta_->unindexed_count;
+  if (n == 0) return Status::Ok();
+  // DecodeMetaBody checked n <= capacity and the pages inside the file.
+  out->reserve(n);
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t pgno;
+    uint32_t off;
+    UnindexedLoc(i, &pgno, &off);
+    uint32_t slot = GetU32(src_->Page(pgno) + off);
+    if (slot >= meta_->slot_hwm)
+      return Status::Corruption("unindexed list entry " + std::to_string(i) + " names slot " + std::to_string(slot) +
+                                " beyond the high-water mark " + std::to_string(meta_->slot_hwm));
+    out->push_back(slot);
+  }
+  return Status::Ok();
+}
+
 }  // namespace vdb

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "format/header.h"
 #include "format/meta.h"
@@ -48,6 +49,11 @@ class StateReader {
   void IdMapLoc(uint64_t i, uint64_t* pgno, uint32_t* off) const;
   Status CheckIdMapLocation() const;
   Result<std::string> SlotId(uint32_t slot, const format::SlotRecord& r) const;
+  // Location of entry i of the unindexed list. REQUIRES: unindexed_page != 0.
+  void UnindexedLoc(uint32_t i, uint64_t* pgno, uint32_t* off) const;
+  // The unindexed list: live slots not yet in the graph. Corruption if an
+  // entry names a slot beyond the high-water mark.
+  Status UnindexedSlots(std::vector<uint32_t>* out) const;
   // XXH3-based record check of (vector, id, stored metadata).
   static uint32_t RecordCheck(uint32_t slot, const float* vec, uint32_t dim, std::string_view id,
                               std::string_view meta);

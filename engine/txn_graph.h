@@ -19,28 +19,32 @@ class WriteTxn;
 
 // The writer's graph inside a transaction.
 //
-// Storage: a table indexed by slot (chunks of kChunk entries, allocated on
-// first use) of pointers to decoded nodes. A node is decoded from the pages
-// the first time any method touches its slot and published with a
-// compare-and-swap, so readers take no lock: after the first touch, Level,
-// Vector, InvNorm, IsDeleted and Neighbors are two loads and a copy. A
-// node's vector pointer is resolved once, when it is decoded.
+// Storage: flat per-slot arrays (sized by Reserve, indexed by slot) hold each
+// touched slot's level, vector pointer and inverse norm, and a pointer to its
+// decoded node (flags and neighbour lists in one allocation). A slot is
+// decoded from the pages the first time any method touches it and published
+// with a compare-and-swap, so readers take no lock: after the first touch,
+// Level, Vector and InvNorm are one array load each and Neighbors two loads
+// and a copy. A node's vector pointer is resolved once, when it is decoded.
 //
 // Thread-safety: honours hnsw::GraphWriter's concurrency contract. Reader
 // methods and SetNeighbors of distinct slots may run concurrently; AddNode
-// replaces the node object (the old one stays allocated until Flush or
-// destruction), so a concurrent reader of another slot never sees freed
-// memory. Reserve, MarkDeleted, RemoveNode and Flush are single-threaded.
+// replaces the node object (the old one stays in the arena until Flush or
+// destruction), so a reader that still holds it never sees freed memory.
+// Reserve, MarkDeleted, RemoveNode and Flush are single-threaded.
 // Invariant: the pages of graph records are not written between Reserve and
 // Flush except by Flush itself (decoded nodes mirror them).
 class TxnGraph final : public hnsw::GraphWriter {
  public:
   explicit TxnGraph(WriteTxn* txn);
   ~TxnGraph() override;
+  TxnGraph(const TxnGraph&) = delete;
+  TxnGraph& operator=(const TxnGraph&) = delete;
 
-  // Sizes the table for slots < limit (never shrinks). Slots at or beyond
-  // the reserved limit are read straight from the pages and cannot be
-  // changed. Not thread-safe: call while no other method runs.
+  // Sizes the per-slot arrays for slots < limit (never shrinks; grows
+  // geometrically). Slots at or beyond the reserved limit are read straight
+  // from the pages and cannot be changed. Not thread-safe: call while no
+  // other method runs.
   void Reserve(uint32_t limit);
 
   bool HasEntryPoint() const override { return entry_.load() != format::kNoSlot; }
@@ -66,55 +70,56 @@ class TxnGraph final : public hnsw::GraphWriter {
   Status Flush();
 
  private:
-  // One slot as the transaction sees it.
-  // Invariant: lists holds ListWords(level) words: layer 0 as [count,
-  // ids[m0]], then layers 1..level as [count, ids[m]] each; every count is
-  // <= its layer's capacity.
+  // A decoded slot, allocated with its lists right behind it (Words()).
+  // Trivially destructible: the arena frees it.
+  // Invariant: a node of level L >= 0 holds ListWords(L) words: layer 0 as
+  // [count, ids[m0]], then layers 1..L as [count, ids[m]] each; every count
+  // is <= its layer's capacity. A slot without a graph node has level -1 and
+  // no words.
   struct Node {
-    const float* vec = nullptr;
-    float inv_norm = 0;
-    int level = -1;  // -1: the slot holds no graph node
+    int level = -1;
     bool deleted = false;
     bool dirty = false;  // changed in this transaction; encoded by Flush
-    std::unique_ptr<uint32_t[]> lists;
   };
-  static constexpr uint32_t kChunkBits = 12;
-  static constexpr uint32_t kChunk = 1u << kChunkBits;
-  using Chunk = std::atomic<Node*>;
+  // level_ entries: 0 = slot not decoded yet, else level + 2.
+  static constexpr int8_t kUnloaded = 0;
 
   size_t ListWords(int level) const;
+  // A node of `level` with empty lists, from the arena (thread-safe).
+  Node* NewNode(int level) const;
+  static uint32_t* Words(Node* n) { return reinterpret_cast<uint32_t*>(n + 1); }
   uint32_t* List(Node* n, int level) const;
-  // The published node of slot, or nullptr if none yet.
-  Node* Find(uint32_t slot) const {
-    const uint32_t c = slot >> kChunkBits;
-    if (c >= n_chunks_) return nullptr;
-    Chunk* chunk = chunks_[c].load(std::memory_order_acquire);
-    return chunk == nullptr ? nullptr : chunk[slot & (kChunk - 1)].load(std::memory_order_acquire);
-  }
-  // The node of slot, decoded and published on first use; nullptr if slot is
-  // at or beyond the reserved limit.
-  Node* Get(uint32_t slot) const {
-    Node* n = Find(slot);
-    return n != nullptr ? n : Load(slot);
-  }
+  // The published node of slot, decoding it on first use; nullptr if slot is
+  // at or beyond the reserved limit or SlotLimit().
+  Node* Get(uint32_t slot) const;
   Node* Load(uint32_t slot) const;
-  // Decodes slot's node from the pages (not published).
-  std::unique_ptr<Node> Decode(uint32_t slot) const;
-  // Publishes a replacement for slot's node; the old one is retired.
-  void Replace(uint32_t slot, std::unique_ptr<Node> n);
+  // Publishes slot's per-slot values (before its node).
+  void SetSlot(uint32_t slot, int level, const float* vec, float inv_norm) const;
+  // Publishes a replacement for slot's node (the old one stays in the
+  // arena until Clear).
+  void Replace(uint32_t slot, Node* n);
   void Clear();
+  void FreeArrays();
   GraphPages Pages() const;
 
   WriteTxn* txn_;
   hnsw::Params params_;
   uint32_t m_, m0_;
-  // chunks_[0..n_chunks_) point to kChunk node pointers each (nullptr until
-  // first use). The array itself only changes in Reserve.
-  std::unique_ptr<std::atomic<Chunk*>[]> chunks_;
-  uint32_t n_chunks_ = 0;
-  // Nodes replaced by AddNode; freed at Flush / destruction.
-  std::mutex retired_mu_;
-  std::vector<std::unique_ptr<Node>> retired_;
+  // Per-slot arrays of cap_ entries (calloc'ed: untouched pages stay
+  // unmapped), accessed through std::atomic_ref. Only Reserve and Clear
+  // replace or reset them.
+  uint32_t cap_ = 0;
+  Node** nodes_ = nullptr;
+  const float** vecs_ = nullptr;
+  float* inv_norms_ = nullptr;
+  int8_t* levels_ = nullptr;
+  // Node arena: nodes are bump-allocated from blocks_ (better locality than
+  // one allocation each) and all freed together by Clear.
+  static constexpr size_t kArenaBlock = size_t{1} << 20;
+  mutable std::mutex arena_mu_;
+  mutable std::vector<std::unique_ptr<uint8_t[]>> blocks_;
+  mutable uint8_t* bump_ = nullptr;
+  mutable size_t bump_left_ = 0;
   std::atomic<uint32_t> entry_;
   std::atomic<int> max_level_;
 };

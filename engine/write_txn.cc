@@ -136,7 +136,18 @@ Status WriteTxn::RetireSlot(uint32_t slot) {
   bool in_graph = it == new_slots_.end() && Graph()->Level(slot) >= 0;
   if (it != new_slots_.end()) new_slots_.erase(it);
   meta_.live_count--;
-  if (!in_graph) return FreeSlotRecord(slot);
+  if (!in_graph) {
+    if (it == new_slots_.end() && meta_.unindexed_count > 0) {
+      VDB_RETURN_IF_ERROR(LoadUnindexed());
+      auto u = std::find(unindexed_.begin(), unindexed_.end(), slot);
+      if (u != unindexed_.end()) {
+        *u = unindexed_.back();
+        unindexed_.pop_back();
+        unindexed_dirty_ = true;
+      }
+    }
+    return FreeSlotRecord(slot);
+  }
   VDB_ASSIGN_OR_RETURN(SlotRecord r, reader().Slot(slot));
   r.state = kSlotDeleted;
   VDB_RETURN_IF_ERROR(WriteSlotRecord(slot, r));
@@ -338,27 +349,82 @@ Status WriteTxn::SetModel(std::string_view identity) {
 
 namespace vdb {
 
+Status WriteTxn::LoadUnindexed() {
+  if (unindexed_loaded_) return Status::Ok();
+  StateReader rd = reader();
+  VDB_RETURN_IF_ERROR(rd.UnindexedSlots(&unindexed_));
+  // Linking a slot that is not a live, unlinked record would corrupt the graph.
+  std::unordered_set<uint32_t> seen;
+  for (uint32_t slot : unindexed_) {
+    VDB_ASSIGN_OR_RETURN(SlotRecord r, rd.Slot(slot));
+    if (r.state != kSlotLive || !seen.insert(slot).second || Graph()->Level(slot) >= 0)
+      return Status::Corruption("unindexed list names slot " + std::to_string(slot) +
+                                ", which is not a live record outside the graph (or is listed twice)");
+  }
+  unindexed_loaded_ = true;
+  return Status::Ok();
+}
+
+Status WriteTxn::StoreUnindexed() {
+  if (unindexed_.size() > kUnindexedCapacity) return Status::Corruption("unindexed list overflow");
+  if (meta_.unindexed_page == 0) {
+    if (unindexed_.empty()) return Status::Ok();
+    VDB_ASSIGN_OR_RETURN(meta_.unindexed_page, AllocPages(kUnindexedPages));
+  }
+  StateReader rd = reader();
+  for (uint32_t p = 0; p < kUnindexedPages; p++) {
+    const uint32_t first = p * kUnindexedPerPage;
+    if (first >= std::max<size_t>(unindexed_.size(), meta_.unindexed_count)) break;  // untouched page
+    uint8_t* page = MutablePage(meta_.unindexed_page + p);
+    std::memset(page, 0, kPagePayload);
+    for (uint32_t i = first; i < unindexed_.size() && i < first + kUnindexedPerPage; i++)
+      PutU32(page + (i - first) * 4, unindexed_[i]);
+  }
+  meta_.unindexed_count = static_cast<uint32_t>(unindexed_.size());
+  unindexed_dirty_ = false;
+  return Status::Ok();
+}
+
 Status WriteTxn::Finish(int threads) {
-  if (new_slots_.empty() && !graph_) return Status::Ok();
+  constexpr size_t kParallelMin = 256;  // batches this large use every build thread
+  const uint32_t batch = db_->index_batch();
+  std::vector<uint32_t> link;
+  if (batch > 1 || meta_.unindexed_count > 0 || unindexed_loaded_) {
+    if (!new_slots_.empty() || force_index_ || unindexed_dirty_) VDB_RETURN_IF_ERROR(LoadUnindexed());
+  }
+  const size_t waiting = unindexed_.size() + new_slots_.size();
+  const bool link_all = force_index_ || batch <= 1 || new_slots_.size() >= kParallelMin || waiting >= batch ||
+                        waiting > kUnindexedCapacity;
+  if (link_all) {
+    link = std::move(unindexed_);
+    link.insert(link.end(), new_slots_.begin(), new_slots_.end());
+    unindexed_.clear();
+    if (meta_.unindexed_count > 0) unindexed_dirty_ = true;
+  } else if (!new_slots_.empty()) {
+    unindexed_.insert(unindexed_.end(), new_slots_.begin(), new_slots_.end());
+    unindexed_dirty_ = true;
+  }
+  new_slots_.clear();
+  if (unindexed_dirty_) VDB_RETURN_IF_ERROR(StoreUnindexed());
+  if (link.empty() && !graph_) return Status::Ok();
   TxnGraph* g = Graph();
   hnsw::Params params = GraphParams(*layout_->header);
-  if (!new_slots_.empty()) {
+  if (!link.empty()) {
     // Large batches use both cores; small ones insert in order.
-    bool parallel = threads > 1 && new_slots_.size() >= 256;
+    bool parallel = threads > 1 && link.size() >= kParallelMin;
     if (parallel) {
-      bool reconnect = new_slots_.size() * 4 >= meta_.graph_nodes;
-      VDB_RETURN_IF_ERROR(hnsw::ParallelBuild(*g, params, new_slots_, threads, reconnect));
+      bool reconnect = link.size() * 4 >= meta_.graph_nodes;
+      VDB_RETURN_IF_ERROR(hnsw::ParallelBuild(*g, params, link, threads, reconnect));
     } else {
-      for (uint32_t slot : new_slots_) VDB_RETURN_IF_ERROR(hnsw::Insert(*g, params, slot));
+      for (uint32_t slot : link) VDB_RETURN_IF_ERROR(hnsw::Insert(*g, params, slot));
       // An insert can prune the only in-link of an older node (as in hnswlib).
       // Re-link unreachable nodes while the pass is cheap next to the inserts
       // (small graphs); large graphs get it with batch builds and repair.
-      if (new_slots_.size() * 256 >= meta_.graph_nodes + new_slots_.size()) {
+      if (link.size() * 256 >= meta_.graph_nodes + link.size()) {
         VDB_ASSIGN_OR_RETURN(uint64_t relinked, hnsw::ConnectUnreachable(*g, params));
         (void)relinked;
       }
     }
-    new_slots_.clear();
   }
   return g->Flush();
 }

@@ -47,9 +47,12 @@ class WriteTxn final : public PageSource {
   Status Put(std::string_view id, std::span<const float> vec, std::string_view metadata_json);
   Status Delete(std::string_view id);
   Status SetModel(std::string_view identity);
-  // Links the records put by this transaction into the HNSW graph and
-  // encodes the graph changes into pages. Call once, after the last op.
+  // Links the records put by this transaction into the HNSW graph, or puts
+  // them on the unindexed list (OpenOptions::index_batch), and encodes the
+  // graph and list changes into pages. Call once, after the last op.
   Status Finish(int threads);
+  // Makes Finish link every unindexed record, whatever the batch size.
+  void IndexAll() { force_index_ = true; }
   // Re-links the neighbours of tombstoned nodes, removes them from the graph
   // and frees their slots. *freed: how many slots were freed.
   Status RepairGraph(uint64_t* freed);
@@ -79,6 +82,9 @@ class WriteTxn final : public PageSource {
   Status IdMapInsert(uint64_t hash, uint32_t slot);
   Status IdMapReplace(uint64_t hash, uint32_t old_slot, uint32_t new_slot);  // new_slot kNoSlot: remove
   Status IdMapGrow();
+  // The unindexed list, read and validated on first use.
+  Status LoadUnindexed();
+  Status StoreUnindexed();
 
   DbImpl* db_;
   const Layout* layout_;
@@ -91,6 +97,10 @@ class WriteTxn final : public PageSource {
   std::vector<uint32_t> freed_;
   std::unordered_set<uint32_t> freed_set_;
   std::vector<uint32_t> new_slots_;  // put by this txn, to link into the graph
+  bool force_index_ = false;
+  bool unindexed_loaded_ = false;
+  bool unindexed_dirty_ = false;
+  std::vector<uint32_t> unindexed_;  // valid once loaded
   // Staged vectors of earlier, not yet visible commits that this transaction
   // read: kept alive until it ends. Guarded by pinned_mu_ (graph building
   // reads vectors from several threads).

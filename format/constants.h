@@ -13,7 +13,10 @@ inline constexpr uint64_t kHeaderPage = 0;
 inline constexpr uint64_t kMetaPageA = 1;
 inline constexpr uint64_t kMetaPageB = 2;
 inline constexpr uint64_t kFirstDataPage = 3;
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
+// Version 2 added the unindexed-records list (meta body 936-947). Files of
+// version 1 never defer indexing (their meta bytes there stay zero).
+inline constexpr uint32_t kFirstVersionWithUnindexedList = 2;
 
 // --- Sealed pages (docs/format.md#sealed-pages): payload + XXH3 trailer ---
 inline constexpr uint32_t kPageTrailerSize = 8;
@@ -69,6 +72,16 @@ inline constexpr uint64_t kIdHashTombstone = 1;
 inline constexpr uint64_t kIdMapMinCapacity = 1024;
 inline constexpr uint64_t kIdHashSeed = 0x7664622d69646d61ull;  // "vdb-idma"
 
+// --- Unindexed list (docs/format.md#unindexed-list) ---
+// Live records not yet linked into the HNSW graph: u32 slot ids packed in the
+// payload of kUnindexedPages sealed pages. Searches scan them exactly.
+inline constexpr uint32_t kUnindexedPages = 1;
+inline constexpr uint32_t kUnindexedPerPage = kPagePayload / 4;  // 1022
+inline constexpr uint32_t kUnindexedCapacity = kUnindexedPages * kUnindexedPerPage;
+// OpenOptions::index_batch default: the list is linked into the graph when
+// it reaches this many records.
+inline constexpr uint32_t kDefaultIndexBatch = 512;
+
 // --- Blob heap (docs/format.md#blob-heap) ---
 inline constexpr uint32_t kBlobExtentMinPages = 64;
 inline constexpr uint32_t kMetaZstdThreshold = 256;  // metadata at least this long is compressed
@@ -112,6 +125,7 @@ static_assert(kPageSize == 4096);
 static_assert(kPagePayload == 4088);
 static_assert(kSlotRecordsPerPage == 127);
 static_assert(kIdMapEntriesPerPage == 255);
+static_assert(kUnindexedPerPage == 1022 && kDefaultIndexBatch <= kUnindexedCapacity);
 static_assert(kMetaOffBody + kMetaBodySize <= kMetaOffChecksum);
 static_assert(kHeaderUsedBytes <= kHeaderOffChecksum);
 static_assert(kWalHeaderUsedBytes <= kWalHeaderSize);

@@ -37,8 +37,11 @@ constexpr uint32_t kBodyOffVectorExtents = 160;
 constexpr uint32_t kBodyOffSlotExtents = kBodyOffVectorExtents + 8 * kMaxExtents;  // 416
 constexpr uint32_t kBodyOffGraphExtents = kBodyOffSlotExtents + 8 * kMaxExtents;   // 672
 constexpr uint32_t kBodyOffGraphEdges0 = kBodyOffGraphExtents + 8 * kMaxExtents;    // 928
-constexpr uint32_t kBodyUsed = kBodyOffGraphEdges0 + 8;                             // 936
-static_assert(kBodyOffSlotExtents == 416 && kBodyOffGraphExtents == 672 && kBodyUsed == 936);
+constexpr uint32_t kBodyOffUnindexedPage = kBodyOffGraphEdges0 + 8;                 // 936
+constexpr uint32_t kBodyOffUnindexedCount = kBodyOffUnindexedPage + 8;              // 944
+constexpr uint32_t kBodyUsed = kBodyOffUnindexedCount + 4 + 4;                      // 952 (4 zero bytes)
+static_assert(kBodyOffSlotExtents == 416 && kBodyOffGraphExtents == 672 && kBodyOffUnindexedPage == 936 &&
+              kBodyUsed == 952);
 static_assert(kBodyUsed <= kMetaBodySize);
 }  // namespace
 
@@ -65,6 +68,8 @@ void EncodeMetaBody(const MetaBody& b, uint8_t* out) {
   PutU32(out + kBodyOffGraphRecordSize, b.graph_record_size);
   PutU64(out + kBodyOffGraphNodes, b.graph_nodes);
   PutU64(out + kBodyOffGraphEdges0, b.graph_edges0);
+  PutU64(out + kBodyOffUnindexedPage, b.unindexed_page);
+  PutU32(out + kBodyOffUnindexedCount, b.unindexed_count);
   PutU64(out + kBodyOffUpperPage, b.upper_page);
   PutU64(out + kBodyOffUpperPages, b.upper_pages);
   PutU64(out + kBodyOffUpperUsed, b.upper_used);
@@ -98,6 +103,8 @@ Status DecodeMetaBody(const uint8_t* in, MetaBody* out) {
   b.graph_record_size = GetU32(in + kBodyOffGraphRecordSize);
   b.graph_nodes = GetU64(in + kBodyOffGraphNodes);
   b.graph_edges0 = GetU64(in + kBodyOffGraphEdges0);
+  b.unindexed_page = GetU64(in + kBodyOffUnindexedPage);
+  b.unindexed_count = GetU32(in + kBodyOffUnindexedCount);
   b.upper_page = GetU64(in + kBodyOffUpperPage);
   b.upper_pages = GetU64(in + kBodyOffUpperPages);
   b.upper_used = GetU64(in + kBodyOffUpperUsed);
@@ -126,6 +133,12 @@ Status DecodeMetaBody(const uint8_t* in, MetaBody* out) {
   if (b.graph_entry != kNoSlot && b.graph_entry >= b.slot_hwm) return bad("graph entry point beyond slots");
   if (b.graph_max_level > 31) return bad("graph max level out of range");
   if (b.graph_nodes > b.slot_hwm) return bad("more graph nodes than slots");
+  if (b.unindexed_count > kUnindexedCapacity) return bad("unindexed list longer than its capacity");
+  if (b.unindexed_count > b.live_count) return bad("more unindexed records than live ones");
+  if (b.unindexed_count != 0 && b.unindexed_page == 0) return bad("unindexed records but no list page");
+  if (b.unindexed_page != 0 &&
+      (b.unindexed_page < kFirstDataPage || b.unindexed_page + kUnindexedPages > b.page_count))
+    return bad("unindexed list page " + std::to_string(b.unindexed_page) + " outside the file");
   for (uint32_t k = 0; k < kMaxExtents; k++) {
     for (uint64_t p : {b.vector_extents[k], b.slot_extents[k], b.graph_extents[k]})
       if (p != 0 && (p < kFirstDataPage || p >= b.page_count))

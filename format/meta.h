@@ -39,6 +39,9 @@ struct MetaBody {
   uint32_t graph_record_size = 0;  // bytes per layer-0 record
   uint64_t graph_nodes = 0;
   uint64_t graph_edges0 = 0;  // sum of layer-0 list lengths (for the mean degree)
+  // Live records not linked into the graph yet (format version >= 2).
+  uint64_t unindexed_page = 0;   // first page of the list (0 = none yet)
+  uint32_t unindexed_count = 0;  // entries in use, <= kUnindexedCapacity
   uint64_t upper_page = 0;   // current extent of upper-layer lists
   uint64_t upper_pages = 0;
   uint64_t upper_used = 0;

@@ -5,7 +5,8 @@
 // degree <= the layer's maximum (M0 on layer 0, M above), a neighbour on layer
 // l has level >= l, the entry point is a node on the top level, and every live
 // node is reachable from it on layer 0. Plus the ties to the slots: every live
-// record is a node, tombstones match deleted slots, free slots hold no node.
+// record is a node or on the unindexed list (not both), tombstones match
+// deleted slots, free slots hold no node.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -40,6 +41,9 @@ class GraphCheck {
   Status Record(uint32_t slot, bool* present, bool verify);
   Status UpperList(uint32_t slot, const GraphRecord& r, int level, std::vector<uint32_t>* out, bool* ok);
   void CheckList(uint32_t slot, int level, const std::vector<uint32_t>& ids, uint32_t cap);
+  // Reads the unindexed list, flags its slots kFlagUnindexed and reports
+  // impossible entries.
+  Status Unindexed();
 
   Context* ctx_;
   const MetaBody& b_;
@@ -140,8 +144,51 @@ void GraphCheck::CheckList(uint32_t slot, int level, const std::vector<uint32_t>
   (void)cap;
 }
 
+Status GraphCheck::Unindexed() {
+  const uint64_t n = ctx_->walkable_slots;
+  if (ctx_->header.format_version < kFirstVersionWithUnindexedList &&
+      (b_.unindexed_page != 0 || b_.unindexed_count != 0)) {
+    ctx_->Damage("unindexed.version", "meta page", "a version 1 file has an unindexed list", -1, -1, -1, "none",
+                 Num(b_.unindexed_count) + " entries at page " + Num(b_.unindexed_page));
+    return Status::Ok();
+  }
+  if (b_.unindexed_count == 0) return Status::Ok();
+  // DecodeMetaBody bounded the count and the page; the page itself may be bad.
+  uint8_t page[kPageSize];
+  for (uint32_t i = 0; i < b_.unindexed_count; i++) {
+    const uint64_t pgno = b_.unindexed_page + i / kUnindexedPerPage;
+    const uint32_t off = (i % kUnindexedPerPage) * 4;
+    if (off == 0 || i == 0) {
+      if (!ctx_->VerifySealed(pgno, "unindexed list page", &io_)) {
+        if (!io_.ok()) return io_;
+        return Status::Ok();
+      }
+      VDB_RETURN_IF_ERROR(ctx_->image->ReadPage(pgno, page));
+    }
+    const uint32_t slot = GetU32(page + off);
+    const std::string name = "unindexed list entry " + Num(i);
+    const int64_t at = static_cast<int64_t>(pgno * kPageSize + off);
+    if (slot >= b_.slot_hwm) {
+      ctx_->Damage("unindexed.slot_range", name, "names a slot beyond the high-water mark", static_cast<int64_t>(pgno),
+                   at, -1, "< " + Num(b_.slot_hwm), Num(slot));
+      continue;
+    }
+    if (slot >= n) continue;  // past the walkable slots: already reported
+    if (ctx_->slot_flags[slot] & kFlagUnindexed) {
+      ctx_->Damage("unindexed.duplicate", name, "the slot is listed twice", static_cast<int64_t>(pgno), at, slot);
+      continue;
+    }
+    ctx_->slot_flags[slot] |= kFlagUnindexed;
+    if (!(ctx_->slot_flags[slot] & kFlagLive))
+      ctx_->Damage("unindexed.not_live", name, "the listed slot holds no live record", static_cast<int64_t>(pgno), at,
+                   slot);
+  }
+  return Status::Ok();
+}
+
 Status GraphCheck::Run() {
   const uint64_t n = ctx_->walkable_slots;
+  VDB_RETURN_IF_ERROR(Unindexed());
   const bool any = b_.graph_entry != kNoSlot || b_.graph_nodes > 0;
   if (any && b_.graph_record_size != rec_size_)
     ctx_->Damage("graph.record_size", "meta page", "the graph record size does not match the header's M0", -1, -1,
@@ -164,6 +211,7 @@ Status GraphCheck::Run() {
       continue;
     }
     if (r.level < 0) {
+      if ((fl & kFlagLive) && (fl & kFlagUnindexed)) continue;  // searched exactly until linked
       if (fl & (kFlagLive | kFlagDeleted))
         ctx_->Damage("graph.missing_node", name,
                      std::string("a ") + ((fl & kFlagLive) ? "live" : "deleted") +
@@ -173,6 +221,8 @@ Status GraphCheck::Run() {
     }
     nodes++;
     level_[s] = static_cast<uint8_t>(r.level + 1);
+    if (fl & kFlagUnindexed)
+      ctx_->Damage("unindexed.in_graph", name, "a slot on the unindexed list is already a graph node", -1, -1, slot);
     highest = std::max(highest, r.level);
     if (fl & kFlagFree)
       ctx_->Damage("graph.free_slot_node", name, "a free slot still holds a graph node", -1, -1, slot);

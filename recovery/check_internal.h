@@ -31,6 +31,7 @@ enum SlotFlag : uint8_t {
   kFlagReferenced = 8,  // an id-map entry points here
   kFlagOnChain = 16,    // reached by the free-list walk
   kFlagIdKnown = 32,    // slot_hash holds IdHash of the slot's id
+  kFlagUnindexed = 128, // on the unindexed list (set by the graph pass; 64 is its own)
 };
 
 class Context {

@@ -164,6 +164,14 @@ Status CheckLayout(Context* ctx) {
     else
       ranges.push_back({"upper-layer extent", b.upper_page, b.upper_page + b.upper_pages});
   }
+  if (b.unindexed_page != 0) {
+    if (b.unindexed_page < kFirstDataPage || b.unindexed_page > b.page_count ||
+        kUnindexedPages > b.page_count - b.unindexed_page)
+      ctx->Damage("layout.unindexed_range", "unindexed list", "the unindexed list lies outside the file",
+                  static_cast<int64_t>(b.unindexed_page));
+    else
+      ranges.push_back({"unindexed list", b.unindexed_page, b.unindexed_page + kUnindexedPages});
+  }
   std::sort(ranges.begin(), ranges.end(), [](const Range& x, const Range& y) { return x.start < y.start; });
   for (size_t i = 1; i < ranges.size(); i++) {
     if (ranges[i].start < ranges[i - 1].end)

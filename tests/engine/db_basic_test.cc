@@ -15,11 +15,12 @@ namespace {
 
 using testing::TempDir;
 
-std::unique_ptr<Database> MustCreate(const std::string& path, uint32_t dim, Metric m = Metric::kL2) {
+std::unique_ptr<Database> MustCreate(const std::string& path, uint32_t dim, Metric m = Metric::kL2,
+                                     OpenOptions o = {}) {
   CreateOptions c;
   c.dim = dim;
   c.metric = m;
-  auto db = Database::Create(path, c, {});
+  auto db = Database::Create(path, c, o);
   EXPECT_TRUE(db.ok()) << db.status().ToString();
   return db.ok() ? std::move(*db) : nullptr;
 }
@@ -61,9 +62,25 @@ TEST(DbBasic, UpsertReplacesVectorAndMetadata) {
   EXPECT_EQ(db->GetStats().count, 1u);
 }
 
-TEST(DbBasic, DeleteRemovesRecordAndFreesSlot) {
+TEST(DbBasic, DeleteOfAnUnindexedRecordFreesItsSlotAtOnce) {
   TempDir dir;
   auto db = MustCreate(dir.File("a.vdb"), 2);
+  ASSERT_TRUE(db->Put("x", std::vector<float>{1, 1}).ok());
+  EXPECT_EQ(db->GetStats().unindexed, 1u);
+  ASSERT_TRUE(db->Delete("x").ok());
+  EXPECT_TRUE(db->Get("x").status().IsNotFound());
+  Stats st = db->GetStats();
+  EXPECT_EQ(st.count, 0u);
+  EXPECT_EQ(st.unindexed, 0u);
+  EXPECT_EQ(st.graph_deleted, 0u);  // never linked: no tombstone
+  EXPECT_EQ(st.free_slots, 1u);
+}
+
+TEST(DbBasic, DeleteRemovesRecordAndFreesSlot) {
+  TempDir dir;
+  OpenOptions o;
+  o.index_batch = 1;  // link every commit: the delete leaves a tombstone
+  auto db = MustCreate(dir.File("a.vdb"), 2, Metric::kL2, o);
   ASSERT_TRUE(db->Put("x", std::vector<float>{1, 1}).ok());
   ASSERT_TRUE(db->Delete("x").ok());
   EXPECT_TRUE(db->Get("x").status().IsNotFound());

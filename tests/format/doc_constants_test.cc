@@ -52,6 +52,7 @@ std::map<std::string, std::string> CodeValues() {
   VDB_INT(kMetaPageB);
   VDB_INT(kFirstDataPage);
   VDB_INT(kFormatVersion);
+  VDB_INT(kFirstVersionWithUnindexedList);
   VDB_INT(kPageTrailerSize);
   VDB_INT(kPagePayload);
   VDB_BYTES(kHeaderMagic);
@@ -93,6 +94,10 @@ std::map<std::string, std::string> CodeValues() {
   VDB_INT(kIdHashTombstone);
   VDB_INT(kIdMapMinCapacity);
   VDB_INT(kIdHashSeed);
+  VDB_INT(kUnindexedPages);
+  VDB_INT(kUnindexedPerPage);
+  VDB_INT(kUnindexedCapacity);
+  VDB_INT(kDefaultIndexBatch);
   VDB_INT(kBlobExtentMinPages);
   VDB_INT(kMetaZstdThreshold);
   VDB_INT(kMaxIdBytes);
@@ -315,6 +320,8 @@ TEST(DocConstants, MetaBodyFieldsAreAtTheDocumentedOffsets) {
       {"upper_page", {[&](uint64_t v) { b.upper_page = v; }, 0x1515151515151515}},
       {"upper_pages", {[&](uint64_t v) { b.upper_pages = v; }, 0x1616161616161616}},
       {"upper_used", {[&](uint64_t v) { b.upper_used = v; }, 0x1717171717171717}},
+      {"unindexed_page", {[&](uint64_t v) { b.unindexed_page = v; }, 0x1919191919191919}},
+      {"unindexed_count", {[&](uint64_t v) { b.unindexed_count = static_cast<uint32_t>(v); }, 0x1a1a1a1a}},
   };
   for (auto& [name, sv] : set) sv.first(sv.second);
   for (uint32_t k = 0; k < kMaxExtents; k++) {

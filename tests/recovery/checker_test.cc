@@ -95,7 +95,7 @@ TEST_F(CheckerTest, BadMagicIsNotAVdbFile) {
 
 TEST_F(CheckerTest, NewerVersionCannotBeChecked) {
   PutU64At(path_, format::kHeaderOffVersion, 0);  // clears version and page size
-  SetByte(path_, format::kHeaderOffVersion, 2);
+  SetByte(path_, format::kHeaderOffVersion, format::kFormatVersion + 1);
   SetByte(path_, format::kHeaderOffPageSize + 1, 0x10);  // page size 4096 again
   FixHeaderChecksum(path_);
   CheckReport r = CheckFile(path_);
