@@ -261,7 +261,8 @@ int RunStats(const std::string& file, bool as_json) {
                    {"levels", st.graph_levels},
                    {"mean_degree", st.graph_mean_degree},
                    {"deleted", st.graph_deleted},
-                   {"entry_point", st.graph_entry_point}}}};
+                   {"entry_point", st.graph_entry_point},
+                   {"unindexed", st.unindexed}}}};
   if (model.ok() && !model->empty()) j["model"] = json::parse(*model, nullptr, false);
   if (as_json) {
     std::cout << j.dump() << std::endl;

@@ -1,0 +1,265 @@
+// Batched indexing: small commits put their records on the unindexed list
+// (docs/format.md#unindexed-list), searches scan the list exactly, and the
+// list is linked into the graph at index_batch, on Compact and on Close.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "engine/graph_check.h"
+#include "format/meta.h"
+#include "recovery/check_test_util.h"
+#include "recovery/checker.h"
+#include "support/temp_dir.h"
+#include "vdb/db.h"
+
+namespace vdb {
+namespace {
+
+using testing::TempDir;
+namespace fs = std::filesystem;
+
+constexpr uint32_t kDim = 16;
+
+std::vector<float> Vec(uint32_t i) {
+  std::mt19937 rng(i * 7919 + 1);
+  std::normal_distribution<float> nd;
+  std::vector<float> v(kDim);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+std::unique_ptr<Database> Create(const std::string& path, uint32_t index_batch = 0) {
+  CreateOptions c;
+  c.dim = kDim;
+  c.metric = Metric::kL2;
+  OpenOptions o;
+  o.index_batch = index_batch;
+  auto db = Database::Create(path, c, o);
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  return db.ok() ? std::move(*db) : nullptr;
+}
+
+std::unique_ptr<Database> Open(const std::string& path, uint32_t index_batch = 0) {
+  OpenOptions o;
+  o.index_batch = index_batch;
+  auto db = Database::Open(path, o);
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  return db.ok() ? std::move(*db) : nullptr;
+}
+
+// A linked graph of n records "g<i>" (one batch of >= 256 is linked at once).
+void PutGraph(Database& db, uint32_t n) {
+  WriteBatch b;
+  for (uint32_t i = 0; i < n; i++) b.Put("g" + std::to_string(i), Vec(i));
+  ASSERT_TRUE(db.Write(b).ok());
+}
+
+// The top hit of an HNSW search for the vector of record i.
+std::string Top(const Database& db, const std::vector<float>& q) {
+  SearchOptions so;
+  so.k = 1;
+  auto r = db.Search(q, so);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() && !r->empty() ? (*r)[0].id : "";
+}
+
+TEST(Unindexed, SmallCommitsGoOnTheListAndAreFoundAtOnce) {
+  TempDir dir;
+  auto db = Create(dir.File("a.vdb"));
+  PutGraph(*db, 300);
+  EXPECT_EQ(db->GetStats().unindexed, 0u);
+  for (uint32_t i = 1000; i < 1010; i++) ASSERT_TRUE(db->Put("u" + std::to_string(i), Vec(i)).ok());
+  EXPECT_EQ(db->GetStats().unindexed, 10u);
+  for (uint32_t i = 1000; i < 1010; i++) EXPECT_EQ(Top(*db, Vec(i)), "u" + std::to_string(i));
+}
+
+TEST(Unindexed, FilterAppliesToListedRecords) {
+  TempDir dir;
+  auto db = Create(dir.File("a.vdb"));
+  PutGraph(*db, 300);
+  ASSERT_TRUE(db->Put("u", Vec(5000)).ok());
+  auto hit = db->Get("u");
+  ASSERT_TRUE(hit.ok());
+  SearchOptions so;
+  so.k = 3;
+  auto all = db->Search(Vec(5000), so);
+  ASSERT_TRUE(all.ok());
+  ASSERT_FALSE(all->empty());
+  ASSERT_EQ((*all)[0].id, "u");
+  const uint32_t slot = (*all)[0].slot;
+  so.filter = [slot](uint32_t s) { return s != slot; };
+  auto filtered = db->Search(Vec(5000), so);
+  ASSERT_TRUE(filtered.ok());
+  for (const auto& h : *filtered) EXPECT_NE(h.id, "u");
+  EXPECT_EQ(filtered->size(), 3u);
+}
+
+TEST(Unindexed, ListIsLinkedWhenItReachesIndexBatch) {
+  TempDir dir;
+  auto db = Create(dir.File("a.vdb"), 16);
+  PutGraph(*db, 300);
+  for (uint32_t i = 0; i < 15; i++) ASSERT_TRUE(db->Put("u" + std::to_string(i), Vec(2000 + i)).ok());
+  EXPECT_EQ(db->GetStats().unindexed, 15u);
+  ASSERT_TRUE(db->Put("u15", Vec(2015)).ok());
+  EXPECT_EQ(db->GetStats().unindexed, 0u);
+  auto inv = CheckGraph(*db);
+  ASSERT_TRUE(inv.ok());
+  EXPECT_TRUE(inv->ok()) << (inv->errors.empty() ? "" : inv->errors[0]);
+  for (uint32_t i = 0; i < 16; i++) EXPECT_EQ(Top(*db, Vec(2000 + i)), "u" + std::to_string(i));
+}
+
+TEST(Unindexed, IndexBatchOfOneLinksEveryCommit) {
+  TempDir dir;
+  auto db = Create(dir.File("a.vdb"), 1);
+  PutGraph(*db, 300);
+  ASSERT_TRUE(db->Put("u", Vec(3000)).ok());
+  EXPECT_EQ(db->GetStats().unindexed, 0u);
+  EXPECT_EQ(Top(*db, Vec(3000)), "u");
+}
+
+TEST(Unindexed, IndexBatchAboveTheListCapacityIsRejected) {
+  TempDir dir;
+  CreateOptions c;
+  c.dim = kDim;
+  OpenOptions o;
+  o.index_batch = 1023;
+  auto db = Database::Create(dir.File("a.vdb"), c, o);
+  ASSERT_FALSE(db.ok());
+  EXPECT_TRUE(db.status().IsInvalidArgument()) << db.status().ToString();
+  EXPECT_NE(db.status().message().find("index_batch"), std::string::npos);
+}
+
+TEST(Unindexed, CloseLinksTheList) {
+  TempDir dir;
+  const std::string path = dir.File("a.vdb");
+  {
+    auto db = Create(path);
+    PutGraph(*db, 300);
+    for (uint32_t i = 0; i < 5; i++) ASSERT_TRUE(db->Put("u" + std::to_string(i), Vec(4000 + i)).ok());
+    ASSERT_EQ(db->GetStats().unindexed, 5u);
+    ASSERT_TRUE(db->Close().ok());
+  }
+  auto db = Open(path);
+  EXPECT_EQ(db->GetStats().unindexed, 0u);
+  EXPECT_EQ(db->GetStats().count, 305u);
+  EXPECT_EQ(CheckGraph(*db)->nodes, 305u);
+  auto inv = CheckGraph(*db);
+  ASSERT_TRUE(inv.ok());
+  EXPECT_TRUE(inv->ok()) << (inv->errors.empty() ? "" : inv->errors[0]);
+  for (uint32_t i = 0; i < 5; i++) EXPECT_EQ(Top(*db, Vec(4000 + i)), "u" + std::to_string(i));
+}
+
+TEST(Unindexed, ListSurvivesACrashThroughTheWal) {
+  TempDir dir;
+  const std::string path = dir.File("a.vdb"), copy = dir.File("copy.vdb");
+  auto db = Create(path);
+  PutGraph(*db, 300);
+  for (uint32_t i = 0; i < 7; i++) ASSERT_TRUE(db->Put("u" + std::to_string(i), Vec(6000 + i)).ok());
+  // The files as a crash right now would leave them (every commit was synced).
+  fs::copy_file(path, copy);
+  fs::copy_file(path + "-wal", copy + "-wal");
+  auto recovered = Open(copy);
+  ASSERT_NE(recovered, nullptr);
+  EXPECT_EQ(recovered->GetStats().unindexed, 7u);
+  for (uint32_t i = 0; i < 7; i++) EXPECT_EQ(Top(*recovered, Vec(6000 + i)), "u" + std::to_string(i));
+}
+
+TEST(Unindexed, ReplacingAListedRecordKeepsOnlyTheNewVector) {
+  TempDir dir;
+  auto db = Create(dir.File("a.vdb"));
+  PutGraph(*db, 300);
+  ASSERT_TRUE(db->Put("u", Vec(7000)).ok());
+  ASSERT_TRUE(db->Put("u", Vec(7001)).ok());
+  Stats st = db->GetStats();
+  EXPECT_EQ(st.unindexed, 1u);
+  EXPECT_EQ(st.graph_deleted, 0u);  // the old slot was never a node
+  EXPECT_EQ(st.free_slots, 1u);
+  EXPECT_EQ(Top(*db, Vec(7001)), "u");
+  SearchOptions so;
+  so.k = 1;
+  auto r = db->Search(Vec(7000), so);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  if ((*r)[0].id == "u") EXPECT_GT((*r)[0].score, 0.0f);  // the old vector is gone
+}
+
+TEST(Unindexed, CompactLinksTheList) {
+  TempDir dir;
+  auto db = Create(dir.File("a.vdb"));
+  PutGraph(*db, 300);
+  for (uint32_t i = 0; i < 4; i++) ASSERT_TRUE(db->Put("u" + std::to_string(i), Vec(8000 + i)).ok());
+  ASSERT_TRUE(db->Compact().ok());
+  EXPECT_EQ(db->GetStats().unindexed, 0u);
+  for (uint32_t i = 0; i < 4; i++) EXPECT_EQ(Top(*db, Vec(8000 + i)), "u" + std::to_string(i));
+}
+
+// A checkpointed copy of a database whose unindexed list holds 3 records;
+// returns the list's page.
+uint64_t MakeCheckpointedCopyWithList(const TempDir& dir, const std::string& copy) {
+  const std::string path = dir.File("a.vdb");
+  auto db = Create(path);
+  PutGraph(*db, 300);
+  for (uint32_t i = 0; i < 3; i++) EXPECT_TRUE(db->Put("u" + std::to_string(i), Vec(9000 + i)).ok());
+  EXPECT_TRUE(db->Checkpoint().ok());  // the list is in the main file; the WAL holds nothing to replay
+  fs::copy_file(path, copy);
+  format::FileHeader h = checktest::Header(copy);
+  format::MetaPage best;
+  for (uint64_t p : {format::kMetaPageA, format::kMetaPageB}) {
+    std::string page = checktest::ReadPage(copy, p);
+    format::MetaPage m;
+    if (format::DecodeMetaPage(reinterpret_cast<const uint8_t*>(page.data()), p, h.uuid, &m).ok() &&
+        m.meta_seq >= best.meta_seq)
+      best = m;
+  }
+  EXPECT_EQ(best.body.unindexed_count, 3u);
+  return best.body.unindexed_page;
+}
+
+TEST(Unindexed, CheckedCopyWithAListIsConsistent) {
+  TempDir dir;
+  const std::string copy = dir.File("copy.vdb");
+  ASSERT_NE(MakeCheckpointedCopyWithList(dir, copy), 0u);
+  recovery::CheckReport r = recovery::CheckFile(copy);
+  EXPECT_EQ(r.ExitCode(), 0) << r.ToText();
+}
+
+TEST(Unindexed, DuplicateListEntryIsReported) {
+  TempDir dir;
+  const std::string copy = dir.File("copy.vdb");
+  const uint64_t pgno = MakeCheckpointedCopyWithList(dir, copy);
+  ASSERT_NE(pgno, 0u);
+  const uint64_t at = pgno * format::kPageSize;
+  for (int i = 0; i < 4; i++) checktest::SetByte(copy, at + 4 + i, checktest::GetByte(copy, at + i));
+  checktest::FixSealedChecksum(copy, pgno);
+  recovery::CheckReport r = recovery::CheckFile(copy);
+  EXPECT_TRUE(r.Has("unindexed.duplicate")) << r.ToText();
+  EXPECT_TRUE(r.Has("graph.missing_node")) << r.ToText();  // the overwritten entry's record is now unlisted
+}
+
+TEST(Unindexed, ListEntryNamingAGraphNodeIsReported) {
+  TempDir dir;
+  const std::string copy = dir.File("copy.vdb");
+  const uint64_t pgno = MakeCheckpointedCopyWithList(dir, copy);
+  ASSERT_NE(pgno, 0u);
+  // Slot 0 holds "g0", a graph node.
+  checktest::PutU64At(copy, pgno * format::kPageSize + 8, 0);
+  checktest::FixSealedChecksum(copy, pgno);
+  recovery::CheckReport r = recovery::CheckFile(copy);
+  EXPECT_TRUE(r.Has("unindexed.in_graph")) << r.ToText();
+}
+
+TEST(Unindexed, DamagedListPageFailsItsChecksum) {
+  TempDir dir;
+  const std::string copy = dir.File("copy.vdb");
+  const uint64_t pgno = MakeCheckpointedCopyWithList(dir, copy);
+  ASSERT_NE(pgno, 0u);
+  checktest::IncrementByte(copy, pgno * format::kPageSize + 1);
+  recovery::CheckReport r = recovery::CheckFile(copy);
+  EXPECT_TRUE(r.Has("page.checksum")) << r.ToText();
+  EXPECT_NE(r.ExitCode(), 0);
+}
+
+}  // namespace
+}  // namespace vdb
