@@ -133,11 +133,12 @@ Status WriteTxn::FreeSlotRecord(uint32_t slot) {
 
 Status WriteTxn::RetireSlot(uint32_t slot) {
   auto it = std::find(new_slots_.begin(), new_slots_.end(), slot);
-  bool in_graph = it == new_slots_.end() && Graph()->Level(slot) >= 0;
-  if (it != new_slots_.end()) new_slots_.erase(it);
+  const bool put_here = it != new_slots_.end();  // not listed, not linked yet
+  bool in_graph = !put_here && Graph()->Level(slot) >= 0;
+  if (put_here) new_slots_.erase(it);
   meta_.live_count--;
   if (!in_graph) {
-    if (it == new_slots_.end() && meta_.unindexed_count > 0) {
+    if (!put_here && (meta_.unindexed_count > 0 || unindexed_loaded_)) {
       VDB_RETURN_IF_ERROR(LoadUnindexed());
       auto u = std::find(unindexed_.begin(), unindexed_.end(), slot);
       if (u != unindexed_.end()) {
@@ -389,22 +390,25 @@ Status WriteTxn::Finish(int threads) {
   constexpr size_t kParallelMin = 256;  // batches this large use every build thread
   const uint32_t batch = db_->index_batch();
   std::vector<uint32_t> link;
-  if (batch > 1 || meta_.unindexed_count > 0 || unindexed_loaded_) {
-    if (!new_slots_.empty() || force_index_ || unindexed_dirty_) VDB_RETURN_IF_ERROR(LoadUnindexed());
+  // Whether this commit decides anything about the list; when it does, the
+  // list is loaded (so linking it never drops an entry unread).
+  const bool touch_list = !new_slots_.empty() || force_index_ || unindexed_dirty_ || batch <= 1;
+  if (touch_list) {
+    if (meta_.unindexed_count > 0) VDB_RETURN_IF_ERROR(LoadUnindexed());
+    const size_t waiting = unindexed_.size() + new_slots_.size();
+    const bool link_all = force_index_ || batch <= 1 || new_slots_.size() >= kParallelMin || waiting >= batch ||
+                          waiting > kUnindexedCapacity;
+    if (link_all) {
+      link = std::move(unindexed_);
+      link.insert(link.end(), new_slots_.begin(), new_slots_.end());
+      unindexed_.clear();
+      if (meta_.unindexed_count > 0) unindexed_dirty_ = true;
+    } else if (!new_slots_.empty()) {
+      unindexed_.insert(unindexed_.end(), new_slots_.begin(), new_slots_.end());
+      unindexed_dirty_ = true;
+    }
+    new_slots_.clear();
   }
-  const size_t waiting = unindexed_.size() + new_slots_.size();
-  const bool link_all = force_index_ || batch <= 1 || new_slots_.size() >= kParallelMin || waiting >= batch ||
-                        waiting > kUnindexedCapacity;
-  if (link_all) {
-    link = std::move(unindexed_);
-    link.insert(link.end(), new_slots_.begin(), new_slots_.end());
-    unindexed_.clear();
-    if (meta_.unindexed_count > 0) unindexed_dirty_ = true;
-  } else if (!new_slots_.empty()) {
-    unindexed_.insert(unindexed_.end(), new_slots_.begin(), new_slots_.end());
-    unindexed_dirty_ = true;
-  }
-  new_slots_.clear();
   if (unindexed_dirty_) VDB_RETURN_IF_ERROR(StoreUnindexed());
   if (link.empty() && !graph_) return Status::Ok();
   TxnGraph* g = Graph();

@@ -166,6 +166,22 @@ TEST(Unindexed, ListSurvivesACrashThroughTheWal) {
   for (uint32_t i = 0; i < 7; i++) EXPECT_EQ(Top(*recovered, Vec(6000 + i)), "u" + std::to_string(i));
 }
 
+TEST(Unindexed, CommitWithoutNewRecordsUnderIndexBatchOneLinksAnInheritedList) {
+  TempDir dir;
+  const std::string path = dir.File("a.vdb"), copy = dir.File("copy.vdb");
+  auto db = Create(path);
+  PutGraph(*db, 300);
+  for (uint32_t i = 0; i < 3; i++) ASSERT_TRUE(db->Put("u" + std::to_string(i), Vec(6500 + i)).ok());
+  fs::copy_file(path, copy);
+  fs::copy_file(path + "-wal", copy + "-wal");
+  auto reopened = Open(copy, 1);  // index every commit from now on
+  ASSERT_NE(reopened, nullptr);
+  ASSERT_EQ(reopened->GetStats().unindexed, 3u);
+  ASSERT_TRUE(reopened->Delete("g0").ok());  // puts nothing, but decides about the list
+  EXPECT_EQ(reopened->GetStats().unindexed, 0u);
+  for (uint32_t i = 0; i < 3; i++) EXPECT_EQ(Top(*reopened, Vec(6500 + i)), "u" + std::to_string(i));
+}
+
 TEST(Unindexed, ReplacingAListedRecordKeepsOnlyTheNewVector) {
   TempDir dir;
   auto db = Create(dir.File("a.vdb"));
