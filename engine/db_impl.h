@@ -79,6 +79,8 @@ class DbImpl final : public Database {
   Status WaitVisible(uint64_t seq);
   Status WriteFreshLocked(const std::vector<FreshVector>& fresh);
   Status CheckpointLocked();
+  // Creates the WAL (generation wal_generation_) if this session has none.
+  Status EnsureWalLocked();
   Status WriteMetaPage(uint64_t commit_seq, uint64_t wal_generation, const format::MetaBody& body);
   void Poison(const Status& s);
   Status WritableCheck() const;
@@ -92,7 +94,11 @@ class DbImpl final : public Database {
   OpenOptions opts_;
   std::string path_, wal_path_;
   std::unique_ptr<File> main_;
+  // Null until the first commit of a session that replayed nothing; set
+  // under writer_mu_, read by the group-commit leader and the background
+  // syncer only for commits appended after it was set.
   std::unique_ptr<recovery::WalWriter> wal_;
+  uint64_t wal_generation_ = 0;  // generation for a log created by EnsureWalLocked
   format::FileHeader header_;
   Layout layout_;
   const uint8_t* map_ = nullptr;

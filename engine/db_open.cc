@@ -231,7 +231,11 @@ Status DbImpl::OpenFiles(const std::string& path, const OpenOptions& options, bo
       checkpoint_seq_ = last_seq_;
     }
     walf.reset();
-    VDB_ASSIGN_OR_RETURN(wal_, recovery::WalWriter::Create(env_, wal_path_, header_.uuid, wal_gen));
+    wal_generation_ = wal_gen;
+    // A log with replayed commits is reset now; otherwise the log is created
+    // by the first commit (opening costs no fsync; a leftover log holds
+    // nothing to replay and is truncated then).
+    if (rr.commits > 0) VDB_RETURN_IF_ERROR(EnsureWalLocked());
   }
   durable_seq_ = last_seq_;
   appended_seq_ = last_seq_;
@@ -303,7 +307,7 @@ Status DbImpl::Close() {
   if (opened_ && !read_only_ && !poisoned_.load()) {
     std::lock_guard<std::mutex> l(writer_mu_);
     s = CheckpointLocked();
-    if (s.ok()) {
+    if (s.ok() && (wal_ || env_->Exists(wal_path_))) {
       wal_.reset();
       s = env_->Remove(wal_path_);
       if (s.ok()) s = env_->SyncDir(DirName(wal_path_));

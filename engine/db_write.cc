@@ -115,7 +115,7 @@ Status DbImpl::RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_a
                                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     VDB_RETURN_IF_ERROR(txn.Finish(threads));
     VDB_RETURN_IF_ERROR(CommitLocked(txn, &seq));
-    want_checkpoint = wal_->size() >= opts_.checkpoint_wal_bytes;
+    want_checkpoint = wal_ && wal_->size() >= opts_.checkpoint_wal_bytes;
     want_repair = allow_auto_repair && meta_.deleted_count >= 32 && meta_.deleted_count * 10 >= meta_.graph_nodes;
   }
   if (seq == 0) return Status::Ok();
@@ -131,9 +131,22 @@ Status DbImpl::RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_a
   return Status::Ok();
 }
 
+Status DbImpl::EnsureWalLocked() {
+  if (wal_) return Status::Ok();
+  auto w = recovery::WalWriter::Create(env_, wal_path_, header_.uuid, wal_generation_);
+  if (!w.ok()) {
+    // Its fsync may have failed: like every fsync failure, this poisons.
+    Poison(w.status());
+    return w.status();
+  }
+  wal_ = std::move(*w);
+  return Status::Ok();
+}
+
 Status DbImpl::CommitLocked(WriteTxn& txn, uint64_t* seq_out) {
   *seq_out = 0;
   if (txn.empty()) return Status::Ok();
+  VDB_RETURN_IF_ERROR(EnsureWalLocked().WithContext("create " + wal_path_));
   const uint64_t seq = txn.seq();
   const MetaBody& m = txn.meta();
   // Grow the file first: a full disk fails here, before anything is logged.
@@ -284,6 +297,9 @@ Status DbImpl::Checkpoint() {
 
 Status DbImpl::CheckpointLocked() {
   VDB_RETURN_IF_ERROR(WritableCheck());
+  // No log: nothing was committed in this session, the main file is the
+  // durable state.
+  if (!wal_) return Status::Ok();
   VDB_RETURN_IF_ERROR(WaitVisible(last_seq_));
   // 0. The WAL rule holds in every SyncMode: the log covering the pages is
   // durable before any of them reaches the main file.
