@@ -238,8 +238,30 @@ void PrefetchNode(const R& g, uint32_t slot) {
   if constexpr (requires { g.PrefetchNode(slot); }) g.PrefetchNode(slot);
 }
 
+// Distances of `count` (1..4) stored vectors to the query into out[0..count):
+// one four-row kernel call for two or more (the missing rows repeat the
+// last), the one-row kernel for one. NaN becomes kInf.
+template <typename R, typename QD>
+inline void DistanceGroup(const R& g, const QD& qd, const uint32_t* ids, const float* const* vecs,
+                          uint32_t count, float* out) {
+  if (count >= 4) {
+    qd.Batch4(g, ids, vecs, out);
+  } else if (count >= 2) {
+    const uint32_t pid[4] = {ids[0], ids[1], ids[count - 1], ids[count - 1]};
+    const float* pv[4] = {vecs[0], vecs[1], vecs[count - 1], vecs[count - 1]};
+    qd.Batch4(g, pid, pv, out);
+  } else {
+    out[0] = qd(g, ids[0], vecs[0]);
+  }
+  for (uint32_t k = 0; k < count && k < 4; ++k) {
+    if (!(out[k] <= kInf)) out[k] = kInf;
+  }
+}
+
 // Greedy descent (SEARCH-LAYER with ef = 1, as hnswlib does it) from `cur`
-// on levels from_level down to to_level + 1. Uses s.list.
+// on levels from_level down to to_level + 1; distances four at a time
+// (DistanceGroup). Uses s.list, s.ids and s.vecs (s.Reserve(p.MaxDegree0())
+// done: M0 >= M).
 template <typename R, typename QD>
 Cand GreedyDescend(const R& g, const Params& p, const QD& qd, Cand cur,
                    int from_level, int to_level, LockTable* locks, Scratch& s) {
@@ -250,15 +272,25 @@ Cand GreedyDescend(const R& g, const Params& p, const QD& qd, Cand cur,
       changed = false;
       uint32_t n;
       const uint32_t* list = ListOf(g, cur.slot, level, s.list.data(), p.m, locks, &n);
+      uint32_t m = 0;
       for (uint32_t i = 0; i < n; ++i) {
         const uint32_t id = list[i];
         if (id >= limit) continue;
         const float* v = g.Vector(id);
         if (v == nullptr) continue;
-        const float d = qd(g, id, v);
-        if (d < cur.dist) {
-          cur = {d, id};
-          changed = true;
+        _mm_prefetch(reinterpret_cast<const char*>(v), _MM_HINT_T0);
+        s.ids[m] = id;
+        s.vecs[m] = v;
+        ++m;
+      }
+      float dists[4];
+      for (uint32_t j = 0; j < m; j += 4) {
+        DistanceGroup(g, qd, &s.ids[j], &s.vecs[j], std::min<uint32_t>(m - j, 4), dists);
+        for (uint32_t k = 0; k < 4 && j + k < m; ++k) {
+          if (dists[k] < cur.dist) {
+            cur = {dists[k], s.ids[j + k]};
+            changed = true;
+          }
         }
       }
     }
@@ -309,15 +341,14 @@ void SearchLayer(const R& g, const Params& p, const QD& qd, uint32_t ef, int lev
     float dists[4];
     for (uint32_t k = 0; k < 4 && k < m; ++k) PrefetchVector(s.vecs[k], lines);
     for (uint32_t j = 0; j < m; ++j) {
-      // Four at a time while four are left; the next group's heads prefetched.
+      // Four at a time; the next group's heads prefetched.
       const uint32_t in_group = j & 3;
       if (in_group == 0) {
         for (uint32_t k = j + 4; k < j + 8 && k < m; ++k) PrefetchVector(s.vecs[k], lines);
-        if (j + 4 <= m) qd.Batch4(g, &s.ids[j], &s.vecs[j], dists);
+        DistanceGroup(g, qd, &s.ids[j], &s.vecs[j], std::min<uint32_t>(m - j, 4), dists);
       }
       const uint32_t id = s.ids[j];
-      float d = (m & ~3u) > j ? dists[in_group] : qd(g, id, s.vecs[j]);
-      if (!(d <= kInf)) d = kInf;  // NaN
+      const float d = dists[in_group];
       if (res.size() < ef || d < res.front().dist) {
         cands.push_back({d, id});
         std::push_heap(cands.begin(), cands.end(), ClosestOnTop());
