@@ -352,17 +352,21 @@ namespace vdb {
 
 Status WriteTxn::LoadUnindexed() {
   if (unindexed_loaded_) return Status::Ok();
-  StateReader rd = reader();
-  VDB_RETURN_IF_ERROR(rd.UnindexedSlots(&unindexed_));
+  VDB_RETURN_IF_ERROR(reader().UnindexedSlots(&unindexed_));  // bounds-checked slots
+  unindexed_loaded_ = true;
+  return Status::Ok();
+}
+
+Status WriteTxn::ValidateUnindexed(const std::vector<uint32_t>& slots) {
   // Linking a slot that is not a live, unlinked record would corrupt the graph.
   std::unordered_set<uint32_t> seen;
-  for (uint32_t slot : unindexed_) {
+  StateReader rd = reader();
+  for (uint32_t slot : slots) {
     VDB_ASSIGN_OR_RETURN(SlotRecord r, rd.Slot(slot));
     if (r.state != kSlotLive || !seen.insert(slot).second || Graph()->Level(slot) >= 0)
       return Status::Corruption("unindexed list names slot " + std::to_string(slot) +
                                 ", which is not a live record outside the graph (or is listed twice)");
   }
-  unindexed_loaded_ = true;
   return Status::Ok();
 }
 
@@ -399,6 +403,9 @@ Status WriteTxn::Finish(int threads) {
     const bool link_all = force_index_ || batch <= 1 || new_slots_.size() >= kParallelMin || waiting >= batch ||
                           waiting > kUnindexedCapacity;
     if (link_all) {
+      // Checked only now: appending to the list and removing from it never
+      // use the entries' records.
+      VDB_RETURN_IF_ERROR(ValidateUnindexed(unindexed_));
       link = std::move(unindexed_);
       link.insert(link.end(), new_slots_.begin(), new_slots_.end());
       unindexed_.clear();

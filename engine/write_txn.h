@@ -82,8 +82,10 @@ class WriteTxn final : public PageSource {
   Status IdMapInsert(uint64_t hash, uint32_t slot);
   Status IdMapReplace(uint64_t hash, uint32_t old_slot, uint32_t new_slot);  // new_slot kNoSlot: remove
   Status IdMapGrow();
-  // The unindexed list, read and validated on first use.
+  // The unindexed list, read on first use (slots bounds-checked only).
   Status LoadUnindexed();
+  // Corruption unless every slot is a distinct live record with no node.
+  Status ValidateUnindexed(const std::vector<uint32_t>& slots);
   Status StoreUnindexed();
 
   DbImpl* db_;

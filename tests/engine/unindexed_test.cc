@@ -279,3 +279,24 @@ TEST(Unindexed, DamagedListPageFailsItsChecksum) {
 
 }  // namespace
 }  // namespace vdb
+
+namespace vdb {
+namespace {
+
+TEST(Unindexed, LinkingADamagedListFailsWithCorruption) {
+  TempDir dir;
+  const std::string copy = dir.File("copy.vdb");
+  const uint64_t pgno = MakeCheckpointedCopyWithList(dir, copy);
+  ASSERT_NE(pgno, 0u);
+  const uint64_t at = pgno * format::kPageSize;
+  for (int i = 0; i < 4; i++) checktest::SetByte(copy, at + 4 + i, checktest::GetByte(copy, at + i));
+  checktest::FixSealedChecksum(copy, pgno);
+  auto db = Open(copy);
+  ASSERT_NE(db, nullptr);
+  Status s = db->Compact();
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("unindexed list"), std::string::npos) << s.ToString();
+}
+
+}  // namespace
+}  // namespace vdb
