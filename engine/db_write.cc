@@ -297,9 +297,14 @@ Status DbImpl::Checkpoint() {
 
 Status DbImpl::CheckpointLocked() {
   VDB_RETURN_IF_ERROR(WritableCheck());
-  // No log: nothing was committed in this session, the main file is the
-  // durable state.
-  if (!wal_) return Status::Ok();
+  if (!wal_) {
+    // Nothing was committed in this session: the main file is the durable
+    // state. A log left by an earlier session still gets a full checkpoint
+    // (it may sit beside a meta page torn by an interrupted checkpoint, which
+    // only a new meta page write repairs) before Close removes it.
+    if (!env_->Exists(wal_path_)) return Status::Ok();
+    VDB_RETURN_IF_ERROR(EnsureWalLocked());
+  }
   VDB_RETURN_IF_ERROR(WaitVisible(last_seq_));
   // 0. The WAL rule holds in every SyncMode: the log covering the pages is
   // durable before any of them reaches the main file.
