@@ -199,6 +199,8 @@ struct IoCounters {
   // meta body each commit logs first).
   enum Region { kGraph, kSlots, kIdMap, kBlobs, kUpper, kOther, kRegions };
   std::atomic<uint64_t> wal_pages[kRegions] = {};
+  // Bytes entries logged (vectors and page deltas).
+  std::atomic<uint64_t> wal_byte_entries{0};
   struct Snap {
     uint64_t syncs, bytes, wal_bytes, io_ns, sync_ns, wal_write_ns, wal_zero_bytes;
   };
@@ -272,22 +274,29 @@ class CountingFile : public ::vdb::File {
     }
     CountPages(ops);
   }
-  // Walks the payload after each record header and counts page entries by region.
+  // Walks the records in each write to the log (the writer hands over whole
+  // records, many per write) and counts their entries.
   void CountPages(std::span<const ::vdb::WriteOp> ops) {
     namespace f = ::vdb::format;
-    for (size_t i = 0; i + 1 < ops.size(); ++i) {
-      if (ops[i].len != f::kWalRecordHeaderSize) continue;
-      uint32_t magic;
-      std::memcpy(&magic, ops[i].data, 4);
-      if (magic != f::kWalRecordMagic) continue;
-      f::WalEntryReader r({static_cast<const char*>(ops[i + 1].data), ops[i + 1].len});
-      f::WalEntry e;
-      while (r.Next(&e)) {
-        if (e.type == f::kWalEntryMeta) {
-          (void)f::DecodeMetaBody(reinterpret_cast<const uint8_t*>(e.data.data()), &meta_);
-        } else if (e.type == f::kWalEntryPage) {
-          c_->wal_pages[RegionOf(e.where)]++;
+    for (const auto& op : ops) {
+      const auto* p = static_cast<const uint8_t*>(op.data);
+      size_t pos = 0;
+      while (op.len - pos >= f::kWalRecordHeaderSize) {
+        f::WalRecordHeader h;
+        if (!f::DecodeWalRecordHeader(p + pos, &h).ok() || op.len - pos - f::kWalRecordHeaderSize < h.payload_len)
+          break;
+        f::WalEntryReader r({reinterpret_cast<const char*>(p + pos + f::kWalRecordHeaderSize), h.payload_len});
+        f::WalEntry e;
+        while (r.Next(&e)) {
+          if (e.type == f::kWalEntryMeta) {
+            (void)f::DecodeMetaBody(reinterpret_cast<const uint8_t*>(e.data.data()), &meta_);
+          } else if (e.type == f::kWalEntryPage) {
+            c_->wal_pages[RegionOf(e.where)]++;
+          } else if (e.type == f::kWalEntryBytes) {
+            c_->wal_byte_entries++;
+          }
         }
+        pos += f::kWalRecordHeaderSize + h.payload_len;
       }
     }
   }

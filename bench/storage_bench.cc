@@ -136,6 +136,7 @@ struct CommitFigures {
   Latencies lat;
   IoCounters::Snap io{};  // vdb only: counters accumulated over the timed phases
   uint64_t pages[IoCounters::kRegions] = {};  // vdb only: WAL page images by region
+  uint64_t byte_entries = 0;                  // vdb only: WAL bytes entries (vectors, page deltas)
   double Rate() const { return wall > 0 ? commits / wall : 0; }
   void AddIo(const IoCounters::Snap& a, const IoCounters::Snap& b) {
     io.syncs += b.syncs - a.syncs;
@@ -176,6 +177,7 @@ struct VdbCommitDb {
     const auto io0 = g_io.Take();
     uint64_t pages0[IoCounters::kRegions];
     for (int k = 0; k < IoCounters::kRegions; ++k) pages0[k] = g_io.wal_pages[k].load();
+    const uint64_t entries0 = g_io.wal_byte_entries.load();
     const double c0 = CpuSeconds();
     f->wall += RunThreads(threads, per_thread, &f->lat, [&](int t, uint64_t i) {
       const std::string id = CommitId(t, base + i);
@@ -185,6 +187,7 @@ struct VdbCommitDb {
     f->commits += threads * per_thread;
     f->AddIo(io0, g_io.Take());
     for (int k = 0; k < IoCounters::kRegions; ++k) f->pages[k] += g_io.wal_pages[k].load() - pages0[k];
+    f->byte_entries += g_io.wal_byte_entries.load() - entries0;
   }
 };
 
@@ -297,16 +300,17 @@ std::vector<std::string> CommitRow(const std::string& name, CommitFigures& f, co
   return row;
 }
 
-// "name: 4 KiB page images logged per commit, by region".
+// "name: 4 KiB page images logged per commit, by region", and the page
+// deltas (bytes entries besides the one vector each commit writes).
 void PrintPageMix(const std::string& name, const CommitFigures& f) {
   const double n = static_cast<double>(std::max<uint64_t>(f.commits, 1));
   double total = 0;
   for (uint64_t p : f.pages) total += p;
-  fmt::print("{}: {:.1f} page images (4 KiB) logged per commit: graph {:.1f}, upper-layer lists {:.1f}, slot records "
-             "{:.1f}, id map {:.1f}, id/metadata blobs {:.1f}, other {:.1f}\n",
+  fmt::print("{}: {:.2f} page images (4 KiB) logged per commit: graph {:.2f}, upper-layer lists {:.2f}, slot records "
+             "{:.2f}, id map {:.2f}, id/metadata blobs {:.2f}, other {:.2f}; {:.1f} page deltas per commit\n",
              name, total / n, f.pages[IoCounters::kGraph] / n, f.pages[IoCounters::kUpper] / n,
              f.pages[IoCounters::kSlots] / n, f.pages[IoCounters::kIdMap] / n, f.pages[IoCounters::kBlobs] / n,
-             f.pages[IoCounters::kOther] / n);
+             f.pages[IoCounters::kOther] / n, (static_cast<double>(f.byte_entries) - n) / n);
 }
 
 const std::vector<std::string> kCommitHeader = {

@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "engine/hnsw/hnsw.h"
 #include "engine/page_table.h"
@@ -17,6 +18,7 @@
 #include "engine/write_txn.h"
 #include "format/header.h"
 #include "format/meta.h"
+#include "format/wal_format.h"
 #include "recovery/wal_writer.h"
 #include "vdb/db.h"
 
@@ -118,6 +120,11 @@ class DbImpl final : public Database {
   uint64_t meta_seq_ = 0;        // of the newest meta page
   uint64_t file_pages_ = 0;      // the main file is at least this many pages
   std::unordered_map<uint32_t, uint64_t> free_seq_;  // slot -> commit that freed it (this session)
+  // Pages whose full image the current WAL generation holds; later commits
+  // log only their changed bytes (docs/recovery.md, "Page deltas").
+  // Invariant: each has a page version newer than checkpoint_seq_.
+  std::unordered_set<uint64_t> logged_pages_;
+  std::vector<format::PageRange> delta_;  // scratch for CommitLocked
 
   // Durability and visibility. Guarded by sync_mu_.
   struct Pending {

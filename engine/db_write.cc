@@ -165,9 +165,26 @@ Status DbImpl::CommitLocked(WriteTxn& txn, uint64_t* seq_out) {
   auto room = [&](size_t n) {
     if (payloads.back().size() + n > kWalMaxPayload) payloads.emplace_back();
   };
+  // A page's first change in this WAL generation is logged as its full
+  // image, so replay can rebuild it whatever state a torn checkpoint write
+  // left in the main file; later changes log only the bytes that differ from
+  // its newest version (what replay has rebuilt by then), unless the delta
+  // would not be smaller.
+  std::vector<uint64_t> imaged;
   for (auto& [pgno, buf] : txn.dirty()) {
+    if (logged_pages_.contains(pgno) || test_hooks::Bugs().delta_without_image.load()) {
+      const size_t n = DiffPage(WriterPage(pgno), buf->data, &delta_);
+      if (n < PageEntrySize()) {
+        for (const PageRange& r : delta_) {
+          room(BytesEntrySize(r.len));
+          AppendBytesEntry(&payloads.back(), pgno * kPageSize + r.off, buf->data + r.off, r.len);
+        }
+        continue;
+      }
+    }
     room(PageEntrySize());
     AppendPageEntry(&payloads.back(), pgno, buf->data);
+    imaged.push_back(pgno);
   }
   const uint32_t vbytes = header_.dim * 4;
   for (const auto& fv : txn.fresh()) {
@@ -184,6 +201,7 @@ Status DbImpl::CommitLocked(WriteTxn& txn, uint64_t* seq_out) {
   }
 
   wal_->Append(seq, payloads);
+  logged_pages_.insert(imaged.begin(), imaged.end());
   // Logged: publish to the writer's view (readers still see older snapshots).
   last_seq_ = seq;
   meta_ = m;
@@ -335,6 +353,7 @@ Status DbImpl::CheckpointLocked() {
   uint64_t gen = wal_->generation() + 1;
   VDB_RETURN_IF_ERROR(WriteMetaPage(last_seq_, gen, meta_));
   checkpoint_seq_ = last_seq_;
+  logged_pages_.clear();  // the next generation starts from the main file
   durable_seq_ = std::max(durable_seq_.load(), last_seq_);
   // 4. ...and only then is the log emptied.
   s = wal_->Reset(gen);

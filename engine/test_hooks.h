@@ -14,6 +14,9 @@ struct PlantedBugs {
   std::atomic<bool> write_before_wal{false};
   // Meta pages are accepted on open without verifying their checksum.
   std::atomic<bool> skip_meta_checksum{false};
+  // A page's first change in a WAL generation is logged as a delta against
+  // the main file's copy instead of a full image.
+  std::atomic<bool> delta_without_image{false};
 };
 
 PlantedBugs& Bugs();

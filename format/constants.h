@@ -120,6 +120,9 @@ inline constexpr uint32_t kWalMaxPayload = 8u << 20;
 inline constexpr uint8_t kWalEntryPage = 1;   // u64 pgno, 4096 bytes
 inline constexpr uint8_t kWalEntryBytes = 2;  // u64 offset, u32 len, len bytes
 inline constexpr uint8_t kWalEntryMeta = 3;   // kMetaBodySize bytes
+// Page deltas: changed ranges of a page closer than this many bytes are
+// logged as one bytes entry (an entry's own overhead is 13 bytes).
+inline constexpr uint32_t kWalDeltaMergeGap = 16;
 
 static_assert(kPageSize == 4096);
 static_assert(kPagePayload == 4088);

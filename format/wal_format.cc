@@ -91,6 +91,33 @@ size_t PageEntrySize() { return 1 + 8 + kPageSize; }
 size_t BytesEntrySize(uint32_t len) { return 1 + 8 + 4 + len; }
 size_t MetaEntrySize() { return 1 + kMetaBodySize; }
 
+size_t DiffPage(const uint8_t* before, const uint8_t* after, std::vector<PageRange>* out) {
+  out->clear();
+  size_t total = 0;
+  constexpr uint32_t kWord = 8;
+  uint32_t i = 0;
+  while (i < kPageSize) {
+    // Skip equal words, then extend over unequal ones.
+    while (i < kPageSize && std::memcmp(before + i, after + i, kWord) == 0) i += kWord;
+    if (i >= kPageSize) break;
+    uint32_t start = i;
+    while (i < kPageSize && std::memcmp(before + i, after + i, kWord) != 0) i += kWord;
+    // Trim to the first and last differing byte.
+    while (before[start] == after[start]) start++;
+    uint32_t end = i;
+    while (before[end - 1] == after[end - 1]) end--;
+    if (!out->empty() && start - (out->back().off + out->back().len) < kWalDeltaMergeGap) {
+      total -= out->back().len;
+      out->back().len = end - out->back().off;
+      total += out->back().len;
+    } else {
+      out->push_back({start, end - start});
+      total += BytesEntrySize(0) + (end - start);
+    }
+  }
+  return total;
+}
+
 bool WalEntryReader::Next(WalEntry* e) {
   if (pos_ >= p_.size()) return false;
   const auto* b = reinterpret_cast<const uint8_t*>(p_.data());

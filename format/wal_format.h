@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "format/constants.h"
 #include "vdb/status.h"
@@ -46,6 +47,17 @@ void AppendMetaEntry(std::string* payload, const uint8_t* body);
 size_t PageEntrySize();
 size_t BytesEntrySize(uint32_t len);
 size_t MetaEntrySize();
+
+// A page delta: the byte ranges where two images of a page differ, each to
+// be logged as a bytes entry at pgno * kPageSize + off. Ranges are sorted,
+// disjoint, and no two are closer than kWalDeltaMergeGap bytes.
+struct PageRange {
+  uint32_t off = 0;
+  uint32_t len = 0;
+};
+// Fills *out with the delta from before to after (kPageSize bytes each) and
+// returns the bytes its entries take in a payload (0 when the images are equal).
+size_t DiffPage(const uint8_t* before, const uint8_t* after, std::vector<PageRange>* out);
 
 struct WalEntry {
   uint8_t type = 0;

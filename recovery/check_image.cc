@@ -88,7 +88,10 @@ Status DbImage::IndexWal(uint64_t records, uint64_t seed, uint64_t prev_seed, ui
       } else if (e.type == kWalEntryBytes) {
         byte_pieces_.emplace(e.where, Piece{e.where, e.data.size(), data_off, order_++});
         max_byte_piece_ = std::max<uint64_t>(max_byte_piece_, e.data.size());
-        wal_bytes_ += e.data.size();
+        if (page_pieces_.contains(e.where / kPageSize))
+          wal_delta_bytes_ += e.data.size();
+        else
+          wal_bytes_ += e.data.size();
       }
     }
   }

@@ -69,7 +69,10 @@ class DbImage {
   // read from the file.
   uint64_t available_pages() const { return available_pages_; }
   uint64_t wal_page_images() const { return wal_pages_; }
+  // Bytes entries: page deltas (into a page an earlier record imaged) and
+  // the rest (vectors).
   uint64_t wal_vector_bytes() const { return wal_bytes_; }
+  uint64_t wal_delta_bytes() const { return wal_delta_bytes_; }
 
  private:
   struct Piece {
@@ -90,7 +93,7 @@ class DbImage {
   File* wal_;
   uint64_t available_pages_;
   uint64_t order_ = 0;
-  uint64_t wal_pages_ = 0, wal_bytes_ = 0;
+  uint64_t wal_pages_ = 0, wal_bytes_ = 0, wal_delta_bytes_ = 0;
   std::unordered_map<uint64_t, Piece> page_pieces_;  // pgno -> newest image
   std::multimap<uint64_t, Piece> byte_pieces_;       // by file offset
   uint64_t max_byte_piece_ = 0;

@@ -28,7 +28,8 @@ std::string ReplayText(const ReplayPlan& p) {
     return "WAL present (" + Num(p.wal_bytes) + " bytes), nothing to replay: " + p.stop_reason;
   std::string s = "replay will apply " + Num(p.commits) + " commit" + (p.commits == 1 ? "" : "s") + " (" +
                   Num(p.first_commit_seq) + ".." + Num(p.last_commit_seq) + ", " + Num(p.records) + " records, " +
-                  Num(p.page_images) + " page images, " + Num(p.vector_bytes) + " vector bytes)";
+                  Num(p.page_images) + " page images, " + Num(p.delta_bytes) + " page delta bytes, " + Num(p.vector_bytes) +
+                  " vector bytes)";
   if (p.discarded_bytes > 0) s += " and discard " + Num(p.discarded_bytes) + " bytes of WAL tail";
   s += "; stops at: " + p.stop_reason;
   return s;
@@ -102,6 +103,7 @@ std::string CheckReport::ToJson() const {
   r["last_commit_seq"] = replay.last_commit_seq;
   r["page_images"] = replay.page_images;
   r["vector_bytes"] = replay.vector_bytes;
+  r["delta_bytes"] = replay.delta_bytes;
   r["valid_end"] = replay.valid_end;
   r["discarded_bytes"] = replay.discarded_bytes;
   r["stop_reason"] = replay.stop_reason;

@@ -163,6 +163,7 @@ Status CheckWal(Context* ctx, File* wal, const MetaPage& meta, MetaBody* body, b
     VDB_RETURN_IF_ERROR(ctx->image->IndexWal(r.records, seed, prev_seed, r.valid_end));
     plan.page_images = ctx->image->wal_page_images();
     plan.vector_bytes = ctx->image->wal_vector_bytes();
+    plan.delta_bytes = ctx->image->wal_delta_bytes();
     *body = r.body;
   }
   return Status::Ok();

@@ -60,6 +60,7 @@ struct ReplayPlan {
   uint64_t last_commit_seq = 0;   // the database's last commit after replay
   uint64_t page_images = 0;       // page entries applied
   uint64_t vector_bytes = 0;      // bytes of vector entries applied
+  uint64_t delta_bytes = 0;       // bytes of page-delta entries applied
   uint64_t valid_end = 0;         // WAL offset past the last complete commit
   uint64_t discarded_bytes = 0;   // torn or stale tail replay drops
   std::string stop_reason;

@@ -131,6 +131,7 @@ std::map<std::string, std::string> CodeValues() {
   VDB_INT(kWalEntryPage);
   VDB_INT(kWalEntryBytes);
   VDB_INT(kWalEntryMeta);
+  VDB_INT(kWalDeltaMergeGap);
   // format/graph.h
   VDB_INT(kGraphRecordHeaderSize);
   VDB_INT(kGraphOffLevel);

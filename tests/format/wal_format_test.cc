@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -156,6 +157,83 @@ TEST(WalFormat, UnknownEntryTypeIsCorruption) {
   WalEntry e;
   EXPECT_FALSE(r.Next(&e));
   EXPECT_TRUE(r.status().IsCorruption());
+}
+
+
+// Page deltas (DiffPage): the ranges where two page images differ.
+std::vector<uint8_t> RandomPage(uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> p(kPageSize);
+  for (auto& b : p) b = static_cast<uint8_t>(rng());
+  return p;
+}
+
+std::vector<uint8_t> Apply(std::vector<uint8_t> before, const std::vector<uint8_t>& after,
+                           const std::vector<PageRange>& ranges) {
+  for (const PageRange& r : ranges) std::memcpy(before.data() + r.off, after.data() + r.off, r.len);
+  return before;
+}
+
+TEST(PageDelta, EqualPagesHaveNoDelta) {
+  auto a = RandomPage(1);
+  std::vector<PageRange> ranges;
+  EXPECT_EQ(DiffPage(a.data(), a.data(), &ranges), 0u);
+  EXPECT_TRUE(ranges.empty());
+}
+
+TEST(PageDelta, OneChangedByteIsOneRangeOfOneByte) {
+  auto a = RandomPage(2), b = a;
+  b[1234] ^= 0x40;
+  std::vector<PageRange> ranges;
+  EXPECT_EQ(DiffPage(a.data(), b.data(), &ranges), BytesEntrySize(1));
+  ASSERT_EQ(ranges.size(), 1u);
+  EXPECT_EQ(ranges[0].off, 1234u);
+  EXPECT_EQ(ranges[0].len, 1u);
+}
+
+TEST(PageDelta, ChangesAtBothEndsOfThePageAreFound) {
+  auto a = RandomPage(3), b = a;
+  b[0] ^= 1;
+  b[kPageSize - 1] ^= 1;
+  std::vector<PageRange> ranges;
+  DiffPage(a.data(), b.data(), &ranges);
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(ranges[0].off, 0u);
+  EXPECT_EQ(ranges[1].off + ranges[1].len, kPageSize);
+}
+
+TEST(PageDelta, RangesCloserThanTheMergeGapAreOne) {
+  auto a = RandomPage(4), b = a;
+  b[100] ^= 1;
+  b[100 + kWalDeltaMergeGap] ^= 1;  // gap of kWalDeltaMergeGap - 1 bytes
+  b[1000] ^= 1;
+  std::vector<PageRange> ranges;
+  size_t n = DiffPage(a.data(), b.data(), &ranges);
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(ranges[0].off, 100u);
+  EXPECT_EQ(ranges[0].len, kWalDeltaMergeGap + 1);
+  EXPECT_EQ(n, BytesEntrySize(kWalDeltaMergeGap + 1) + BytesEntrySize(1));
+}
+
+TEST(PageDelta, AppliedToTheOldImageItRebuildsTheNewOne) {
+  std::mt19937 rng(5);
+  for (int round = 0; round < 200; round++) {
+    auto a = RandomPage(100 + round), b = a;
+    int changes = static_cast<int>(rng() % 40);
+    for (int c = 0; c < changes; c++) {
+      uint32_t at = rng() % kPageSize, len = 1 + rng() % 64;
+      for (uint32_t i = at; i < std::min<uint32_t>(kPageSize, at + len); i++) b[i] = static_cast<uint8_t>(rng());
+    }
+    std::vector<PageRange> ranges;
+    size_t n = DiffPage(a.data(), b.data(), &ranges);
+    EXPECT_EQ(Apply(a, b, ranges), b) << "round " << round;
+    size_t want = 0;
+    for (size_t i = 0; i < ranges.size(); i++) {
+      want += BytesEntrySize(ranges[i].len);
+      if (i > 0) EXPECT_GE(ranges[i].off, ranges[i - 1].off + ranges[i - 1].len + kWalDeltaMergeGap);
+    }
+    EXPECT_EQ(n, want);
+  }
 }
 
 }  // namespace

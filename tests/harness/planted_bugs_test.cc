@@ -23,7 +23,7 @@
 namespace vdb::testing {
 namespace {
 
-enum class Bug { kNone, kSkipWalSync, kWriteBeforeWal, kSkipMetaChecksum };
+enum class Bug { kNone, kSkipWalSync, kWriteBeforeWal, kSkipMetaChecksum, kDeltaWithoutImage };
 
 struct HuntResult {
   bool child_crashed = false;
@@ -41,6 +41,7 @@ void SetBug(Bug bug) {
   b.skip_wal_sync = bug == Bug::kSkipWalSync;
   b.write_before_wal = bug == Bug::kWriteBeforeWal;
   b.skip_meta_checksum = bug == Bug::kSkipMetaChecksum;
+  b.delta_without_image = bug == Bug::kDeltaWithoutImage;
 }
 
 CrashSimConfig HuntConfig(uint64_t seed) {
@@ -147,6 +148,10 @@ TEST(PlantedBugsTest, PageWrittenBeforeItsWalRecordIsCaught) {
 }
 
 TEST(PlantedBugsTest, UnchecksummedMetaPageIsCaught) { ExpectCaught(Bug::kSkipMetaChecksum, "skip_meta_checksum"); }
+
+TEST(PlantedBugsTest, PageDeltaWithoutAnImageInItsGenerationIsCaught) {
+  ExpectCaught(Bug::kDeltaWithoutImage, "delta_without_image");
+}
 
 }  // namespace
 }  // namespace vdb::testing

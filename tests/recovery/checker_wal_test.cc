@@ -49,7 +49,8 @@ TEST_F(CheckerWalTest, CrashLeftWalChecksCleanAndSaysWhatReplayWillDo) {
   EXPECT_TRUE(r.replay.wal_present);
   EXPECT_EQ(r.replay.commits, 7u);
   EXPECT_GT(r.replay.page_images, 0u);
-  EXPECT_GT(r.replay.vector_bytes, 0u);
+  EXPECT_EQ(r.replay.vector_bytes, 6u * 8 * sizeof(float));  // the six puts' vectors
+  EXPECT_GT(r.replay.delta_bytes, 0u);  // later commits to the same pages log deltas
   EXPECT_NE(r.ToText().find("replay will apply 7 commits"), std::string::npos) << r.ToText();
 }
 

@@ -87,7 +87,7 @@ struct OpenOptions {
   // links the whole list (with the graph's parallel build); so do a commit of
   // 256 or more new records, Compact and Close. 1 links every commit's
   // records in that commit. Range 1..1022; 0 = the default, 512. Small
-  // commits then cost a WAL record of a few pages instead of the graph pages
+  // commits then cost a WAL record of a few page deltas instead of the graph pages
   // of every changed neighbour, and HNSW linking runs in large batches.
   uint32_t index_batch = 0;
   // Default HNSW ef_search (0 = the built-in default, which gives
