@@ -63,6 +63,9 @@ class DbImpl final : public Database {
   bool SlotReusable(uint32_t slot) const;
   // Unindexed-list length that triggers linking (1: link every commit).
   uint32_t index_batch() const;
+  // Records linked into the graph by this session's commits since the last
+  // reachability pass (writer lock held).
+  uint64_t linked_since_reach_pass() const { return linked_since_reach_pass_; }
   uint64_t max_pages() const { return map_size_ / format::kPageSize; }
 
  private:
@@ -124,6 +127,7 @@ class DbImpl final : public Database {
   // log only their changed bytes (docs/recovery.md, "Page deltas").
   // Invariant: each has a page version newer than checkpoint_seq_.
   std::unordered_set<uint64_t> logged_pages_;
+  uint64_t linked_since_reach_pass_ = 0;
   std::vector<format::PageRange> delta_;  // scratch for CommitLocked
 
   // Durability and visibility. Guarded by sync_mu_.

@@ -291,7 +291,7 @@ Status DbImpl::Close() {
     // by the graph alone. A failure here leaves the list valid.
     (void)RunWrite(
         [](WriteTxn& t) {
-          t.IndexAll();
+          t.IndexAll(WriteTxn::ReachPass::kIfLinked);
           return Status::Ok();
         },
         false);

@@ -94,7 +94,7 @@ Status DbImpl::Compact(uint64_t* freed) {
   uint64_t n = 0;
   Status s = RunWrite(
       [&](WriteTxn& t) {
-        t.IndexAll();
+        t.IndexAll(WriteTxn::ReachPass::kAlways);
         return t.RepairGraph(&n);
       },
       false);
@@ -115,6 +115,7 @@ Status DbImpl::RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_a
                                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     VDB_RETURN_IF_ERROR(txn.Finish(threads));
     VDB_RETURN_IF_ERROR(CommitLocked(txn, &seq));
+    linked_since_reach_pass_ = txn.reach_pass_ran() ? 0 : linked_since_reach_pass_ + txn.linked();
     want_checkpoint = wal_ && wal_->size() >= opts_.checkpoint_wal_bytes;
     want_repair = allow_auto_repair && meta_.deleted_count >= 32 && meta_.deleted_count * 10 >= meta_.graph_nodes;
   }

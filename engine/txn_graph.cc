@@ -181,6 +181,19 @@ uint32_t TxnGraph::Neighbors(uint32_t slot, int level, uint32_t* out, uint32_t c
   return count;
 }
 
+int TxnGraph::ScanLevel(uint32_t slot) const {
+  if (slot < cap_) {
+    const int8_t l = LoadAcquire(levels_[slot]);
+    if (l != kUnloaded) return l - 2;
+  }
+  return slot < SlotLimit() ? Pages().Header(slot).level : -1;
+}
+
+uint32_t TxnGraph::ScanNeighbors(uint32_t slot, int level, uint32_t* out, uint32_t capacity) const {
+  if (slot < cap_ && LoadAcquire(nodes_[slot]) != nullptr) return Neighbors(slot, level, out, capacity);
+  return slot < SlotLimit() ? Pages().Neighbors(slot, level, out, capacity) : 0;
+}
+
 const float* TxnGraph::Vector(uint32_t slot) const {
   if (slot < cap_) {
     if (const float* v = LoadRelaxed(vecs_[slot])) return v;

@@ -56,6 +56,9 @@ class TxnGraph final : public hnsw::GraphWriter {
   const float* Vector(uint32_t slot) const override;
   float InvNorm(uint32_t slot) const override;
   bool IsDeleted(uint32_t slot) const override;
+  // Decoded nodes as they are; other slots straight from the pages.
+  int ScanLevel(uint32_t slot) const override;
+  uint32_t ScanNeighbors(uint32_t slot, int level, uint32_t* out, uint32_t capacity) const override;
 
   Status AddNode(uint32_t slot, int level) override;
   Status SetNeighbors(uint32_t slot, int level, std::span<const uint32_t> ids) override;

@@ -392,6 +392,7 @@ Status WriteTxn::StoreUnindexed() {
 
 Status WriteTxn::Finish(int threads) {
   constexpr size_t kParallelMin = 256;  // batches this large use every build thread
+  constexpr uint64_t kReachPassRatio = 16;
   const uint32_t batch = db_->index_batch();
   std::vector<uint32_t> link;
   // Whether this commit decides anything about the list; when it does, the
@@ -417,26 +418,33 @@ Status WriteTxn::Finish(int threads) {
     new_slots_.clear();
   }
   if (unindexed_dirty_) VDB_RETURN_IF_ERROR(StoreUnindexed());
-  if (link.empty() && !graph_) return Status::Ok();
+  // An insert can prune the last in-link of an older node (as in hnswlib),
+  // cutting it, and what only it reached, off the entry point. The
+  // reachability pass re-links such nodes; it walks the whole graph (about
+  // 0.4 us per node), so it runs once the records linked since the last pass
+  // reach 1/16 of the graph, which keeps it under ~10% of the linking cost,
+  // and at Close.
+  const uint64_t since = db_->linked_since_reach_pass() + link.size();
+  const bool reach_pass = (since > 0 && since * kReachPassRatio >= meta_.graph_nodes + link.size()) ||
+                          (reach_mode_ == ReachPass::kIfLinked && since > 0) ||
+                          (reach_mode_ == ReachPass::kAlways && (meta_.graph_nodes > 0 || !link.empty()));
+  if (link.empty() && !graph_ && !reach_pass) return Status::Ok();
   TxnGraph* g = Graph();
   hnsw::Params params = GraphParams(*layout_->header);
   if (!link.empty()) {
     // Large batches use both cores; small ones insert in order.
     bool parallel = threads > 1 && link.size() >= kParallelMin;
     if (parallel) {
-      bool reconnect = link.size() * 4 >= meta_.graph_nodes;
-      VDB_RETURN_IF_ERROR(hnsw::ParallelBuild(*g, params, link, threads, reconnect));
+      VDB_RETURN_IF_ERROR(hnsw::ParallelBuild(*g, params, link, threads, reach_pass));
     } else {
       for (uint32_t slot : link) VDB_RETURN_IF_ERROR(hnsw::Insert(*g, params, slot));
-      // An insert can prune the only in-link of an older node (as in hnswlib).
-      // Re-link unreachable nodes while the pass is cheap next to the inserts
-      // (small graphs); large graphs get it with batch builds and repair.
-      if (link.size() * 256 >= meta_.graph_nodes + link.size()) {
-        VDB_ASSIGN_OR_RETURN(uint64_t relinked, hnsw::ConnectUnreachable(*g, params));
-        (void)relinked;
-      }
+      if (reach_pass) VDB_RETURN_IF_ERROR(hnsw::ConnectUnreachable(*g, params).status());
     }
+  } else if (reach_pass) {
+    VDB_RETURN_IF_ERROR(hnsw::ConnectUnreachable(*g, params).status());
   }
+  linked_ = link.size();
+  reach_pass_ran_ = reach_pass;
   return g->Flush();
 }
 

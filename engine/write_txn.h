@@ -51,8 +51,19 @@ class WriteTxn final : public PageSource {
   // them on the unindexed list (OpenOptions::index_batch), and encodes the
   // graph and list changes into pages. Call once, after the last op.
   Status Finish(int threads);
+  // When Finish runs the reachability pass (hnsw::ConnectUnreachable): by
+  // the 1/16 rule alone, also if the session linked anything since the last
+  // pass (Close), or always (Compact).
+  enum class ReachPass { kAuto, kIfLinked, kAlways };
   // Makes Finish link every unindexed record, whatever the batch size.
-  void IndexAll() { force_index_ = true; }
+  void IndexAll(ReachPass reach = ReachPass::kAuto) {
+    force_index_ = true;
+    reach_mode_ = reach;
+  }
+  // After Finish: records linked into the graph, and whether the reachability
+  // pass (hnsw::ConnectUnreachable) ran over the whole graph.
+  uint64_t linked() const { return linked_; }
+  bool reach_pass_ran() const { return reach_pass_ran_; }
   // Re-links the neighbours of tombstoned nodes, removes them from the graph
   // and frees their slots. *freed: how many slots were freed.
   Status RepairGraph(uint64_t* freed);
@@ -100,6 +111,9 @@ class WriteTxn final : public PageSource {
   std::unordered_set<uint32_t> freed_set_;
   std::vector<uint32_t> new_slots_;  // put by this txn, to link into the graph
   bool force_index_ = false;
+  ReachPass reach_mode_ = ReachPass::kAuto;
+  uint64_t linked_ = 0;
+  bool reach_pass_ran_ = false;
   bool unindexed_loaded_ = false;
   bool unindexed_dirty_ = false;
   std::vector<uint32_t> unindexed_;  // valid once loaded

@@ -61,6 +61,14 @@ class GraphReader {
   // may still link to them (keeping new nodes reachable). Repair() unlinks
   // them.
   virtual bool IsDeleted(uint32_t slot) const = 0;
+
+  // Level and Neighbors for walks over the whole graph (the reachability
+  // pass): the same answers, but a store that caches what it reads may skip
+  // the cache, so one walk does not copy every node.
+  virtual int ScanLevel(uint32_t slot) const { return Level(slot); }
+  virtual uint32_t ScanNeighbors(uint32_t slot, int level, uint32_t* out, uint32_t capacity) const {
+    return Neighbors(slot, level, out, capacity);
+  }
 };
 
 // Mutations of a graph, all made by the algorithm.

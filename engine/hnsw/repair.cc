@@ -36,10 +36,10 @@ void MarkReachable(const GraphReader& g, const Params& p, uint32_t start,
   while (!queue->empty()) {
     const uint32_t u = queue->back();
     queue->pop_back();
-    const uint32_t n = std::min(g.Neighbors(u, 0, buf->data(), cap), cap);
+    const uint32_t n = std::min(g.ScanNeighbors(u, 0, buf->data(), cap), cap);
     for (uint32_t i = 0; i < n; ++i) {
       const uint32_t id = (*buf)[i];
-      if (id >= limit || (*reach)[id] || g.Level(id) < 0) continue;
+      if (id >= limit || (*reach)[id] || g.ScanLevel(id) < 0) continue;
       (*reach)[id] = 1;
       queue->push_back(id);
     }
@@ -70,7 +70,7 @@ Result<uint64_t> ConnectRound(GraphWriter& g, const Params& p, Scratch& s) {
   std::vector<Cand> found;
   uint64_t relinked = 0;
   for (uint32_t u = 0; u < limit; ++u) {
-    if (reach[u] || g.Level(u) < 0 || g.IsDeleted(u) || g.Vector(u) == nullptr) continue;
+    if (reach[u] || g.ScanLevel(u) < 0 || g.IsDeleted(u) || g.Vector(u) == nullptr) continue;
     const int level = std::min(g.Level(u), top);
     // Out-links by a fresh search; in-links only where lists have room, so
     // no reachable node loses a link...

@@ -3,6 +3,7 @@
 // list is linked into the graph at index_batch, on Compact and on Close.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -297,6 +298,118 @@ TEST(Unindexed, LinkingADamagedListFailsWithCorruption) {
   Status s = db->Compact();
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
   EXPECT_NE(s.message().find("unindexed list"), std::string::npos) << s.ToString();
+}
+
+
+// Inner-product vectors with norms spread over two orders of magnitude: the
+// case where pruning most often cuts a node's last in-link.
+std::vector<float> SpreadVec(uint32_t i) {
+  std::mt19937 rng(i * 104729 + 7);
+  std::normal_distribution<float> nd;
+  std::vector<float> v(kDim);
+  const float scale = std::exp(nd(rng));
+  for (auto& x : v) x = nd(rng) * scale;
+  return v;
+}
+
+TEST(Unindexed, ListLinksIntoALargerGraphLeaveEveryLiveNodeReachable) {
+  TempDir dir;
+  CreateOptions c;
+  c.dim = kDim;
+  c.metric = Metric::kDot;
+  c.hnsw_m = 4;  // small lists: pruning drops in-links often
+  auto db = Database::Create(dir.File("a.vdb"), c, OpenOptions{});
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  WriteBatch b;
+  for (uint32_t i = 0; i < 3000; i++) b.Put("g" + std::to_string(i), SpreadVec(i));
+  ASSERT_TRUE((*db)->Write(b).ok());
+  uint32_t next = 3000;
+  for (int link = 0; link < 6; link++) {
+    // 8 commits of 64 records reach the default index_batch (512): the
+    // 8th links the list into the graph.
+    for (int commit = 0; commit < 8; commit++) {
+      WriteBatch small;
+      for (int i = 0; i < 64; i++, next++) small.Put("s" + std::to_string(next), SpreadVec(next));
+      ASSERT_TRUE((*db)->Write(small).ok());
+    }
+    ASSERT_EQ((*db)->GetStats().unindexed, 0u);
+    auto inv = CheckGraph(**db);
+    ASSERT_TRUE(inv.ok());
+    EXPECT_EQ(inv->unreachable, 0u) << "after link " << link;
+    EXPECT_TRUE(inv->ok()) << (inv->errors.empty() ? "" : inv->errors[0]);
+  }
+}
+
+
+// A 3040-record inner-product graph whose last 40 records were linked after
+// the last reachability pass (far below 1/16 of the graph), so that some
+// nodes are cut off, as Close or Compact must find them.
+std::unique_ptr<Database> GraphWithACutOffNode(const std::string& path, const OpenOptions& o) {
+  CreateOptions c;
+  c.dim = kDim;
+  c.metric = Metric::kDot;
+  c.hnsw_m = 4;
+  auto db = Database::Create(path, c, o);
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  if (!db.ok()) return nullptr;
+  WriteBatch b;
+  for (uint32_t i = 0; i < 3000; i++) b.Put("g" + std::to_string(i), SpreadVec(i));
+  EXPECT_TRUE((*db)->Write(b).ok());
+  WriteBatch small;
+  for (uint32_t i = 3000; i < 3040; i++) small.Put("s" + std::to_string(i), SpreadVec(i));
+  EXPECT_TRUE((*db)->Write(small).ok());
+  auto inv = CheckGraph(**db);
+  EXPECT_TRUE(inv.ok());
+  if (inv.ok()) EXPECT_GT(inv->unreachable, 0u);
+  return std::move(*db);
+}
+
+OpenOptions LinkEveryCommitInOrder() {
+  OpenOptions o;
+  o.index_batch = 1;    // every commit links its records, in order
+  o.build_threads = 1;  // deterministic graph
+  return o;
+}
+
+TEST(Unindexed, CloseReconnectsWhatLinksSinceTheLastReachabilityPassCutOff) {
+  TempDir dir;
+  const std::string path = dir.File("a.vdb");
+  const OpenOptions o = LinkEveryCommitInOrder();
+  auto first = GraphWithACutOffNode(path, o);
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(first->Close().ok());
+  auto db = Database::Open(path, o);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto inv = CheckGraph(**db);
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->unreachable, 0u);
+  EXPECT_TRUE(inv->ok()) << (inv->errors.empty() ? "" : inv->errors[0]);
+  recovery::CheckReport r = recovery::CheckFile(path);
+  EXPECT_FALSE(r.Has("graph.unreachable")) << r.ToText();
+}
+
+TEST(Unindexed, CompactReconnectsCutOffNodes) {
+  TempDir dir;
+  auto db = GraphWithACutOffNode(dir.File("a.vdb"), LinkEveryCommitInOrder());
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Compact().ok());
+  auto inv = CheckGraph(*db);
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->unreachable, 0u);
+}
+
+TEST(Unindexed, CutOffNodesAreAWarningNotDamage) {
+  TempDir dir;
+  const std::string path = dir.File("a.vdb");
+  auto db = GraphWithACutOffNode(path, LinkEveryCommitInOrder());
+  ASSERT_NE(db, nullptr);
+  // As a crash would leave it: the files copied before Close.
+  const std::string copy = dir.File("copy.vdb");
+  fs::copy_file(path, copy);
+  fs::copy_file(path + "-wal", copy + "-wal");
+  recovery::CheckReport r = recovery::CheckFile(copy);
+  EXPECT_TRUE(r.Has("graph.unreachable")) << r.ToText();
+  EXPECT_EQ(r.ExitCode(), 0) << r.ToText();
 }
 
 }  // namespace
