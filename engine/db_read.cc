@@ -159,6 +159,12 @@ Result<std::vector<std::vector<SearchHit>>> DbImpl::SearchImpl(std::span<const f
     if (opts_.ef_search > 0) params.ef_search = opts_.ef_search;
     std::vector<std::vector<SearchHit>> out(nq);
     std::vector<hnsw::SearchHit> hits;
+    // Records of one query's hits: on the stack for the usual k.
+    constexpr size_t kStackHits = 32;
+    SlotRecord recs_stack[kStackHits];
+    const uint8_t* where_stack[kStackHits];
+    std::vector<SlotRecord> recs_heap;
+    std::vector<const uint8_t*> where_heap;
     auto accept = [&](uint32_t slot) { return opts.filter(slot); };
     // Records on the unindexed list are not in the graph: scan them exactly.
     const kernels::ScanMetric metric = ScanMetricOf(header_.metric);
@@ -175,10 +181,20 @@ Result<std::vector<std::vector<SearchHit>>> DbImpl::SearchImpl(std::span<const f
       if (!unindexed.empty())
         MergeHits(&hits, kernels::ExactTopK(unindexed, queries.data() + q * dim, dim, metric, opts.k, 1, filter),
                   metric, opts.k);
-      PrefetchHitRecords(rd, hits);
+      SlotRecord* recs = recs_stack;
+      const uint8_t** where = where_stack;
+      if (hits.size() > kStackHits) {
+        recs_heap.resize(hits.size());
+        where_heap.resize(hits.size());
+        recs = recs_heap.data();
+        where = where_heap.data();
+      }
+      ReadHitRecords(rd, hits, recs, where);
       out[q].reserve(hits.size());
-      for (const auto& h : hits) {
-        VDB_ASSIGN_OR_RETURN(SlotRecord r, rd.Slot(h.slot));
+      for (size_t i = 0; i < hits.size(); ++i) {
+        const hnsw::SearchHit& h = hits[i];
+        if (where[i] == nullptr) return rd.Slot(h.slot).status();  // the location's error
+        const SlotRecord& r = recs[i];
         if (r.state != kSlotLive) continue;  // a damaged graph can name a freed slot
         VDB_ASSIGN_OR_RETURN(std::string id, rd.SlotId(h.slot, r));
         out[q].push_back({std::move(id), h.score, h.slot});

@@ -98,20 +98,21 @@ uint32_t GraphPages::Neighbors(uint32_t slot, int level, uint32_t* out, uint32_t
   return count;
 }
 
-void PrefetchHitRecords(const StateReader& rd, std::span<const hnsw::SearchHit> hits) {
-  for (const hnsw::SearchHit& h : hits) {
+void ReadHitRecords(const StateReader& rd, std::span<const hnsw::SearchHit> hits, SlotRecord* recs,
+                    const uint8_t** where) {
+  for (size_t i = 0; i < hits.size(); ++i) {
     uint64_t pgno;
     uint32_t off;
-    if (rd.SlotRecordLoc(h.slot, &pgno, &off).ok()) {
-      _mm_prefetch(reinterpret_cast<const char*>(rd.source()->Page(pgno) + off), _MM_HINT_T0);
-    }
+    where[i] = nullptr;
+    if (!rd.SlotRecordLoc(hits[i].slot, &pgno, &off).ok()) continue;
+    where[i] = rd.source()->Page(pgno) + off;
+    _mm_prefetch(reinterpret_cast<const char*>(where[i]), _MM_HINT_T0);
   }
   const MetaBody& m = rd.meta();
-  for (const hnsw::SearchHit& h : hits) {
-    uint64_t pgno;
-    uint32_t off;
-    if (!rd.SlotRecordLoc(h.slot, &pgno, &off).ok()) continue;
-    const uint64_t ref = DecodeSlotRecord(rd.source()->Page(pgno) + off).id_ref;
+  for (size_t i = 0; i < hits.size(); ++i) {
+    if (where[i] == nullptr) continue;
+    recs[i] = DecodeSlotRecord(where[i]);
+    const uint64_t ref = recs[i].id_ref;
     const uint64_t id_page = ref / kPageSize;
     if (ref % kPageSize < kPagePayload && id_page >= kFirstDataPage && id_page < m.page_count) {
       _mm_prefetch(reinterpret_cast<const char*>(rd.source()->Page(id_page) + ref % kPageSize), _MM_HINT_T0);
@@ -191,20 +192,24 @@ template class MappedGraph<graph_pages::MapOnly>;
 template class MappedGraph<graph_pages::Versioned>;
 
 SnapshotSearcher::SnapshotSearcher(const SnapshotPages& where, const MetaBody& meta, const FileHeader& header)
-    : table_(where.table),
-      direct_(graph_pages::MapOnly{where.map}, where.map_pages, meta, header),
-      versioned_(graph_pages::Versioned{where.map, where.table, where.seq}, where.map_pages, meta, header) {}
+    : where_(where),
+      meta_(meta),
+      header_(header),
+      direct_(graph_pages::MapOnly{where.map}, where.map_pages, meta, header) {}
 
 Status SnapshotSearcher::Search(const hnsw::Params& params, const float* query, const hnsw::SearchOptions& options,
                                 std::vector<hnsw::SearchHit>* out) const {
   // See PageTable::ChainedPages for the protocol.
-  const uint64_t writes = table_->BaseWrites();
-  if (table_->ChainedPages() == 0) {
+  const PageTable* table = where_.table;
+  const uint64_t writes = table->BaseWrites();
+  if (table->ChainedPages() == 0) {
     Status s = hnsw::internal::SearchWith(direct_, params, query, options, out);
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (table_->BaseWrites() == writes) return s;
+    if (table->BaseWrites() == writes) return s;
   }
-  return hnsw::internal::SearchWith(versioned_, params, query, options, out);
+  const MappedGraph<graph_pages::Versioned> versioned(graph_pages::Versioned{where_.map, table, where_.seq},
+                                                      where_.map_pages, meta_, header_);
+  return hnsw::internal::SearchWith(versioned, params, query, options, out);
 }
 
 }  // namespace vdb

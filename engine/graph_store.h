@@ -66,11 +66,15 @@ class SnapshotGraph final : public hnsw::GraphReader {
   GraphPages pages_;
 };
 
-// Prefetches the slot records of `hits`, then the first bytes of their ids,
-// ahead of turning hits into ids: two rounds of independent cache misses
-// instead of two dependent misses per hit. Hints only; reads only validated
-// locations.
-void PrefetchHitRecords(const StateReader& rd, std::span<const hnsw::SearchHit> hits);
+// Reads the slot records of `hits` into recs[i] (what rd.Slot(hits[i].slot)
+// returns) and sets where[i] to the record's bytes, or to nullptr where its
+// location is invalid (rd.Slot reports the error; recs[i] is then unset).
+// Prefetches the records, then the first bytes of their ids, ahead of turning
+// hits into ids: two rounds of independent cache misses instead of two
+// dependent misses per hit, and one location computation per hit. Reads only
+// validated locations. REQUIRES: recs and where hold hits.size() elements.
+void ReadHitRecords(const StateReader& rd, std::span<const hnsw::SearchHit> hits, format::SlotRecord* recs,
+                    const uint8_t** where);
 
 // Where the pages of one reader's snapshot are: the newest version with
 // seq <= `seq` in the page table, else the mapped main file.
@@ -195,8 +199,9 @@ class MappedGraph final : public hnsw::GraphReader {
 // version is chained (the usual state after a checkpoint) it reads the map
 // directly; a query during which a checkpoint began to overwrite pages is
 // run again through the page table, so results are always as of the
-// snapshot. REQUIRES: the caller keeps the snapshot registered (ReaderGuard)
-// and `meta`/`header` alive for the searcher's lifetime. Thread-safe.
+// snapshot. The page-table view is set up only when a query needs it.
+// REQUIRES: the caller keeps the snapshot registered (ReaderGuard) and
+// `meta`/`header` alive for the searcher's lifetime. Thread-safe.
 class SnapshotSearcher {
  public:
   SnapshotSearcher(const SnapshotPages& where, const format::MetaBody& meta, const format::FileHeader& header);
@@ -204,9 +209,10 @@ class SnapshotSearcher {
                 std::vector<hnsw::SearchHit>* out) const;
 
  private:
-  const PageTable* table_;
+  SnapshotPages where_;
+  const format::MetaBody& meta_;
+  const format::FileHeader& header_;
   MappedGraph<graph_pages::MapOnly> direct_;
-  MappedGraph<graph_pages::Versioned> versioned_;
 };
 
 }  // namespace vdb

@@ -16,6 +16,7 @@
 #include "engine/hnsw/hnsw.h"
 #include "engine/hnsw/params.h"
 #include "engine/kernels/distance.h"
+#include "engine/kernels/exact_search.h"
 
 namespace vdb::hnsw::internal {
 
@@ -373,11 +374,11 @@ Status SearchWith(const R& g, const Params& p, const float* query, const SearchO
                   std::vector<SearchHit>* out) {
   out->clear();
   if (query == nullptr) return Status::InvalidArgument("hnsw search: null query");
-  for (uint32_t i = 0; i < p.dim; ++i) {
-    if (!std::isfinite(query[i])) {
-      return Status::InvalidArgument("hnsw search: query component " + std::to_string(i) +
-                                     " is not a finite number");
-    }
+  if (!kernels::AllFinite(query, p.dim)) {
+    uint32_t i = 0;
+    while (i < p.dim && std::isfinite(query[i])) ++i;
+    return Status::InvalidArgument("hnsw search: query component " + std::to_string(i) +
+                                   " is not a finite number");
   }
   if (options.k == 0 || !g.HasEntryPoint()) return Status::Ok();
   const uint32_t limit = g.SlotLimit();

@@ -209,6 +209,21 @@ VDB_TARGET_AVX2 float NormSqrAvx2(const float* a, size_t dim) {
   return HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
 }
 
+VDB_TARGET_AVX2 bool AllFiniteAvx2(const float* values, size_t n) {
+  const __m256i exp = _mm256_set1_epi32(0x7f800000);
+  __m256i bad = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + i));
+    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(bits, exp), exp));
+  }
+  if (i < n) {
+    const __m256i bits = _mm256_castps_si256(_mm256_maskload_ps(values + i, TailMask(n - i)));
+    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(bits, exp), exp));
+  }
+  return _mm256_testz_si256(bad, bad) != 0;
+}
+
 }  // namespace simd
 
 namespace {

@@ -10,6 +10,7 @@
 
 #include "engine/kernels/distance.h"
 #include "engine/kernels/scan_kernels.h"
+#include "engine/kernels/simd.h"
 #include "engine/kernels/top_k.h"
 
 namespace vdb::kernels {
@@ -164,6 +165,7 @@ void ScanSegments(const std::vector<Segment>& segments, const float* q, size_t d
 }  // namespace
 
 bool AllFinite(const float* values, size_t n) {
+  if (simd::UseAvx2()) return simd::AllFiniteAvx2(values, n);
   for (size_t i = 0; i < n; ++i) {
     if (!std::isfinite(values[i])) return false;
   }

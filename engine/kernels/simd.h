@@ -20,6 +20,8 @@ float DotAvx2(const float* a, const float* b, size_t dim);
 float NormSqrAvx2(const float* a, size_t dim);
 void L2Sqr4Avx2(const float* q, const float* const* v, size_t dim, float* out);
 void Dot4Avx2(const float* q, const float* const* v, size_t dim, float* out);
+// True if no value is an infinity or a NaN (exponent bits all ones).
+bool AllFiniteAvx2(const float* values, size_t n);
 
 // Lane mask selecting the first n (1..7) of 8 floats, for _mm256_maskload_ps.
 VDB_TARGET_AVX2 inline __m256i TailMask(size_t n) {

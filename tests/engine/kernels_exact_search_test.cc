@@ -316,6 +316,28 @@ TEST(KernelsExactSearchTest, BatchWithLiveMaskFilterAndThreadsEqualsNaive) {
   }
 }
 
+// Every length through a few vector widths and every position of the bad
+// value (the SIMD loop and its masked tail), against std::isfinite.
+TEST(KernelsExactSearchTest, AllFiniteFindsABadValueAtAnyPositionAndLength) {
+  const float bad[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                       -std::numeric_limits<float>::infinity()};
+  for (size_t n = 1; n <= 40; n++) {
+    std::vector<float> v(n);
+    for (size_t i = 0; i < n; i++)
+      v[i] = i % 3 == 0 ? std::numeric_limits<float>::max() : (i % 3 == 1 ? -0.0f : std::numeric_limits<float>::denorm_min());
+    EXPECT_TRUE(AllFinite(v.data(), n)) << "n=" << n;
+    for (size_t at = 0; at < n; at++) {
+      for (float b : bad) {
+        std::vector<float> w = v;
+        w[at] = b;
+        EXPECT_FALSE(AllFinite(w.data(), n)) << "n=" << n << " at=" << at << " value=" << b;
+        // Values past n are not looked at.
+        EXPECT_TRUE(AllFinite(w.data(), at)) << "n=" << at;
+      }
+    }
+  }
+}
+
 TEST(KernelsExactSearchTest, AllFiniteRejectsNaNAndInfinity) {
   std::vector<float> v = {1.0f, -2.0f, 0.0f};
   EXPECT_TRUE(AllFinite(v.data(), v.size()));
