@@ -27,10 +27,9 @@ constexpr unsigned kRingDepth = 64;
 
 class PosixFile final : public File {
  public:
-  PosixFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {
-    if (io_uring_queue_init(kRingDepth, &ring_, 0) == 0) have_ring_ = true;
-    if (have_ring_ && io_uring_queue_init(4, &sync_ring_, 0) == 0) have_sync_ring_ = true;
-  }
+  // The rings are set up by the first write or sync, not here: opening a
+  // file (and a database read-only) costs no io_uring setup.
+  PosixFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   ~PosixFile() override {
     if (have_ring_) io_uring_queue_exit(&ring_);
     if (have_sync_ring_) io_uring_queue_exit(&sync_ring_);
@@ -69,6 +68,10 @@ class PosixFile final : public File {
   // the next commit's log append.
   Status Sync() override {
     std::lock_guard<std::mutex> lock(sync_mu_);
+    if (!tried_sync_ring_) {
+      tried_sync_ring_ = true;
+      have_sync_ring_ = io_uring_queue_init(4, &sync_ring_, 0) == 0;
+    }
     return SyncOn(have_sync_ring_ ? &sync_ring_ : nullptr);
   }
 
@@ -104,7 +107,15 @@ class PosixFile final : public File {
   };
 
   // REQUIRES: mu_ held.
+  void InitRingLocked() {
+    if (tried_ring_) return;
+    tried_ring_ = true;
+    have_ring_ = io_uring_queue_init(kRingDepth, &ring_, 0) == 0;
+  }
+
+  // REQUIRES: mu_ held.
   Status WriteLocked(std::span<const WriteOp> ops) {
+    InitRingLocked();
     std::vector<Pending> todo;
     todo.reserve(ops.size());
     for (const auto& op : ops)
@@ -169,7 +180,10 @@ class PosixFile final : public File {
   }
 
   // REQUIRES: mu_ held.
-  Status SyncLocked() { return SyncOn(have_ring_ ? &ring_ : nullptr); }
+  Status SyncLocked() {
+    InitRingLocked();
+    return SyncOn(have_ring_ ? &ring_ : nullptr);
+  }
 
   // REQUIRES: the mutex of ring held (mu_ for ring_, sync_mu_ for sync_ring_).
   Status SyncOn(io_uring* ring) {
@@ -192,11 +206,13 @@ class PosixFile final : public File {
 
   std::string path_;
   int fd_;
-  std::mutex mu_;  // guards ring_
+  std::mutex mu_;  // guards ring_, tried_ring_, have_ring_
   io_uring ring_{};
-  bool have_ring_ = false;
-  std::mutex sync_mu_;  // guards sync_ring_
+  bool tried_ring_ = false;
+  bool have_ring_ = false;  // Invariant: implies tried_ring_
+  std::mutex sync_mu_;  // guards sync_ring_, tried_sync_ring_, have_sync_ring_
   io_uring sync_ring_{};
+  bool tried_sync_ring_ = false;
   bool have_sync_ring_ = false;
 };
 

@@ -7,24 +7,29 @@
 namespace vdb {
 
 PageTable::PageTable(uint64_t max_pages)
-    : max_pages_(max_pages), dir_size_((max_pages + kChunkPages - 1) / kChunkPages) {
-  dir_.reset(new std::atomic<Chunk*>[dir_size_]);
-  for (uint64_t i = 0; i < dir_size_; i++) dir_[i].store(nullptr, std::memory_order_relaxed);
+    : max_pages_(max_pages), top_size_((max_pages + (kChunkPages << kDirBits) - 1) >> (kChunkBits + kDirBits)) {
+  top_.reset(new std::atomic<Dir*>[top_size_]);
+  for (uint64_t i = 0; i < top_size_; i++) top_[i].store(nullptr, std::memory_order_relaxed);
 }
 
 PageTable::~PageTable() {
-  for (uint64_t i = 0; i < dir_size_; i++) {
-    Chunk* c = dir_[i].load(std::memory_order_relaxed);
-    if (c == nullptr) continue;
-    for (auto& s : c->slots) {
-      PageVersion* v = s.head.load(std::memory_order_relaxed);
-      while (v != nullptr) {
-        PageVersion* n = v->next.load(std::memory_order_relaxed);
-        delete v;
-        v = n;
+  for (uint64_t t = 0; t < top_size_; t++) {
+    Dir* d = top_[t].load(std::memory_order_relaxed);
+    if (d == nullptr) continue;
+    for (auto& slot : d->chunks) {
+      Chunk* c = slot.load(std::memory_order_relaxed);
+      if (c == nullptr) continue;
+      for (auto& s : c->slots) {
+        PageVersion* v = s.head.load(std::memory_order_relaxed);
+        while (v != nullptr) {
+          PageVersion* n = v->next.load(std::memory_order_relaxed);
+          delete v;
+          v = n;
+        }
       }
+      delete c;
     }
-    delete c;
+    delete d;
   }
   for (auto& r : retired_) {
     PageVersion* v = r.v;
@@ -37,11 +42,17 @@ PageTable::~PageTable() {
 }
 
 PageTable::Slot* PageTable::SlotForWrite(uint64_t pgno) {
-  uint64_t d = pgno >> kChunkBits;
-  Chunk* c = dir_[d].load(std::memory_order_acquire);
+  const uint64_t t = pgno >> (kChunkBits + kDirBits);
+  Dir* d = top_[t].load(std::memory_order_acquire);
+  if (d == nullptr) {
+    d = new Dir();
+    top_[t].store(d, std::memory_order_release);
+  }
+  std::atomic<Chunk*>& entry = d->chunks[(pgno >> kChunkBits) & (kDirChunks - 1)];
+  Chunk* c = entry.load(std::memory_order_acquire);
   if (c == nullptr) {
     c = new Chunk();
-    dir_[d].store(c, std::memory_order_release);
+    entry.store(c, std::memory_order_release);
   }
   return &c->slots[pgno & (kChunkPages - 1)];
 }

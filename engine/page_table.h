@@ -80,17 +80,26 @@ class PageTable {
     std::atomic<PageVersion*> head{nullptr};
     std::atomic<uint64_t> base_seq{0};  // seq of the version the main file holds
   };
+  // Two-level directory: top_[i] -> Dir -> Chunk -> Slot. Dirs and chunks
+  // are allocated by the writer on first use, so constructing a PageTable
+  // touches only top_ (a few hundred bytes per TiB of map), not memory in
+  // proportion to max_pages.
   static constexpr uint64_t kChunkBits = 12;
   static constexpr uint64_t kChunkPages = 1ull << kChunkBits;
+  static constexpr uint64_t kDirBits = 9;  // a Dir is one 4 KiB page of pointers
+  static constexpr uint64_t kDirChunks = 1ull << kDirBits;
   struct Chunk {
     Slot slots[kChunkPages];
+  };
+  struct Dir {
+    std::atomic<Chunk*> chunks[kDirChunks] = {};
   };
   Slot* SlotFor(uint64_t pgno) const;
   Slot* SlotForWrite(uint64_t pgno);
 
   uint64_t max_pages_;
-  std::unique_ptr<std::atomic<Chunk*>[]> dir_;
-  uint64_t dir_size_;
+  std::unique_ptr<std::atomic<Dir*>[]> top_;
+  uint64_t top_size_;
   std::unordered_set<uint64_t> dirty_;      // writer-only
   std::unordered_set<uint64_t> chained_;    // pages with any version; writer-only
   struct Retired {
@@ -106,9 +115,11 @@ class PageTable {
 };
 
 inline PageTable::Slot* PageTable::SlotFor(uint64_t pgno) const {
-  const uint64_t d = pgno >> kChunkBits;
-  if (d >= dir_size_) return nullptr;
-  Chunk* c = dir_[d].load(std::memory_order_acquire);
+  const uint64_t t = pgno >> (kChunkBits + kDirBits);
+  if (t >= top_size_) return nullptr;
+  Dir* d = top_[t].load(std::memory_order_acquire);
+  if (d == nullptr) return nullptr;
+  Chunk* c = d->chunks[(pgno >> kChunkBits) & (kDirChunks - 1)].load(std::memory_order_acquire);
   if (c == nullptr) return nullptr;
   return &c->slots[pgno & (kChunkPages - 1)];
 }
