@@ -85,12 +85,20 @@ TEST(PageDelta, FirstChangeOfAPageIsLoggedAsItsImage) {
   EXPECT_GE(log.begin()->second.images.size(), 2u);  // at least the slot record and id map pages
 }
 
+// A database at path after two single-record commits to the same pages.
+std::unique_ptr<Database> CreateWithTwoPuts(const std::string& path) {
+  auto db = Create(path);
+  if (db == nullptr) return nullptr;
+  EXPECT_TRUE(db->Put(IdFor(0), VectorFor(0, kDim)).ok());
+  EXPECT_TRUE(db->Put(IdFor(1), VectorFor(1, kDim)).ok());
+  return db;
+}
+
 TEST(PageDelta, LaterChangesToThosePagesAreLoggedAsDeltas) {
   TempDir dir;
   const std::string path = dir.File("a.vdb");
-  auto db = Create(path);
-  ASSERT_TRUE(db->Put(IdFor(0), VectorFor(0, kDim)).ok());
-  ASSERT_TRUE(db->Put(IdFor(1), VectorFor(1, kDim)).ok());
+  auto db = CreateWithTwoPuts(path);
+  ASSERT_NE(db, nullptr);
   auto log = ReadLog(path + "-wal");
   ASSERT_EQ(log.size(), 2u);
   const LoggedCommit& second = log.rbegin()->second;
@@ -102,9 +110,8 @@ TEST(PageDelta, LaterChangesToThosePagesAreLoggedAsDeltas) {
 TEST(PageDelta, TheFirstChangeAfterACheckpointIsAnImageAgain) {
   TempDir dir;
   const std::string path = dir.File("a.vdb");
-  auto db = Create(path);
-  ASSERT_TRUE(db->Put(IdFor(0), VectorFor(0, kDim)).ok());
-  ASSERT_TRUE(db->Put(IdFor(1), VectorFor(1, kDim)).ok());
+  auto db = CreateWithTwoPuts(path);
+  ASSERT_NE(db, nullptr);
   auto before = ReadLog(path + "-wal");
   ASSERT_TRUE(db->Checkpoint().ok());
   ASSERT_TRUE(db->Put(IdFor(2), VectorFor(2, kDim)).ok());
