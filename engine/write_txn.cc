@@ -376,7 +376,6 @@ Status WriteTxn::StoreUnindexed() {
     if (unindexed_.empty()) return Status::Ok();
     VDB_ASSIGN_OR_RETURN(meta_.unindexed_page, AllocPages(kUnindexedPages));
   }
-  StateReader rd = reader();
   for (uint32_t p = 0; p < kUnindexedPages; p++) {
     const uint32_t first = p * kUnindexedPerPage;
     if (first >= std::max<size_t>(unindexed_.size(), meta_.unindexed_count)) break;  // untouched page

@@ -38,31 +38,45 @@ inline bool CloserThan(const Cand& a, const Cand& b) {
   return a.dist < b.dist || (a.dist == b.dist && a.slot < b.slot);
 }
 
-// Visited marks stamped with a generation, so starting a traversal is O(1)
-// (a full clear every 65535 traversals). Not thread-safe: one per thread.
+// Visited marks, one bit per slot: n/8 bytes, so the first search of a
+// process faults in 128 KiB for 1M slots (a 16-bit mark per slot was 2 MB,
+// ~500 page faults). Begin clears only the words the previous traversal set
+// (all of them when it set more than 1/16). Not thread-safe: one per thread.
 class VisitedSet {
  public:
   // Starts a traversal over slots < limit.
   void Begin(uint32_t limit) {
-    if (marks_.size() < limit) marks_.resize(limit, 0);
-    limit_ = limit;
-    if (++gen_ == 0) {
-      std::fill(marks_.begin(), marks_.end(), uint16_t{0});
-      gen_ = 1;
+    const size_t words = (static_cast<size_t>(limit) + 63) / 64;
+    if (touched_count_ > bits_.size() / 16) {
+      std::fill(bits_.begin(), bits_.end(), uint64_t{0});
+    } else {
+      for (size_t i = 0; i < touched_count_; ++i) bits_[touched_[i]] = 0;
     }
+    touched_count_ = 0;
+    if (bits_.size() < words) {
+      bits_.resize(words, 0);
+      touched_.resize(words);
+    }
+    limit_ = limit;
   }
   uint32_t limit() const { return limit_; }
   // REQUIRES: slot < limit().
-  bool TestAndSet(uint32_t slot) {
-    if (marks_[slot] == gen_) return true;
-    marks_[slot] = gen_;
+  [[gnu::always_inline]] bool TestAndSet(uint32_t slot) {
+    uint64_t& w = bits_[slot >> 6];
+    const uint64_t m = uint64_t{1} << (slot & 63);
+    if (w & m) return true;
+    if (w == 0) touched_[touched_count_++] = slot >> 6;
+    w |= m;
     return false;
   }
-  bool Test(uint32_t slot) const { return marks_[slot] == gen_; }
+  bool Test(uint32_t slot) const { return (bits_[slot >> 6] >> (slot & 63)) & 1; }
 
  private:
-  std::vector<uint16_t> marks_;
-  uint16_t gen_ = 0;
+  std::vector<uint64_t> bits_;
+  // Invariant: touched_[0..touched_count_) are the distinct words made
+  // non-zero since Begin; touched_.size() == bits_.size().
+  std::vector<uint32_t> touched_;
+  size_t touched_count_ = 0;
   uint32_t limit_ = 0;
 };
 
@@ -225,7 +239,7 @@ uint32_t ReadList(const R& g, uint32_t slot, int level, uint32_t* buf,
 // The list of `slot` on `level`: a pointer to *n (<= cap) ids, either the
 // store's own bytes (valid for the store's lifetime) or buf.
 template <typename R>
-const uint32_t* ListOf(const R& g, uint32_t slot, int level, uint32_t* buf, uint32_t cap,
+[[gnu::always_inline]] inline const uint32_t* ListOf(const R& g, uint32_t slot, int level, uint32_t* buf, uint32_t cap,
                        LockTable* locks, uint32_t* n) {
   if constexpr (requires { g.ListView(slot, level, buf, cap, n); }) {
     if (locks == nullptr) return g.ListView(slot, level, buf, cap, n);

@@ -40,8 +40,34 @@ void Dot4Scalar(const float* q, const float* const* v, size_t dim, float* out) {
 
 namespace simd {
 
+// The four-row kernels share one loop; Lane is the per-lane step
+// (acc + (v - q)^2 for L2, acc + v * q for dot).
+struct L2Lane {
+  VDB_TARGET_AVX2 static __m256 Step(__m256 v, __m256 q, __m256 acc) {
+    const __m256 d = _mm256_sub_ps(v, q);
+    return _mm256_fmadd_ps(d, d, acc);
+  }
+};
+struct DotLane {
+  VDB_TARGET_AVX2 static __m256 Step(__m256 v, __m256 q, __m256 acc) { return _mm256_fmadd_ps(v, q, acc); }
+};
+
+// The four sums {HorizontalSum(r0), .., HorizontalSum(r3)} in one register,
+// added in exactly HorizontalSum's order (so bit-identical to it).
+VDB_TARGET_AVX2 inline __m128 Sum4(__m256 r0, __m256 r1, __m256 r2, __m256 r3) {
+  const __m128 x0 = _mm_add_ps(_mm256_castps256_ps128(r0), _mm256_extractf128_ps(r0, 1));
+  const __m128 x1 = _mm_add_ps(_mm256_castps256_ps128(r1), _mm256_extractf128_ps(r1, 1));
+  const __m128 x2 = _mm_add_ps(_mm256_castps256_ps128(r2), _mm256_extractf128_ps(r2, 1));
+  const __m128 x3 = _mm_add_ps(_mm256_castps256_ps128(r3), _mm256_extractf128_ps(r3, 1));
+  // {x0[0]+x0[2], x0[1]+x0[3], x1[0]+x1[2], x1[1]+x1[3]}, likewise for rows 2, 3.
+  const __m128 p01 = _mm_add_ps(_mm_movelh_ps(x0, x1), _mm_movehl_ps(x1, x0));
+  const __m128 p23 = _mm_add_ps(_mm_movelh_ps(x2, x3), _mm_movehl_ps(x3, x2));
+  return _mm_hadd_ps(p01, p23);
+}
+
 // Four rows, two accumulators each (eight independent FMA chains).
-VDB_TARGET_AVX2 void L2Sqr4Avx2(const float* q, const float* const* v, size_t dim, float* out) {
+template <typename Lane>
+VDB_TARGET_AVX2 inline void FourRows(const float* q, const float* const* v, size_t dim, float* out) {
   const float* v0 = v[0];
   const float* v1 = v[1];
   const float* v2 = v[2];
@@ -54,82 +80,41 @@ VDB_TARGET_AVX2 void L2Sqr4Avx2(const float* q, const float* const* v, size_t di
   for (; i + 16 <= dim; i += 16) {
     const __m256 qa = _mm256_loadu_ps(q + i);
     const __m256 qb = _mm256_loadu_ps(q + i + 8);
-    __m256 d;
-    d = _mm256_sub_ps(_mm256_loadu_ps(v0 + i), qa); a0 = _mm256_fmadd_ps(d, d, a0);
-    d = _mm256_sub_ps(_mm256_loadu_ps(v1 + i), qa); a1 = _mm256_fmadd_ps(d, d, a1);
-    d = _mm256_sub_ps(_mm256_loadu_ps(v2 + i), qa); a2 = _mm256_fmadd_ps(d, d, a2);
-    d = _mm256_sub_ps(_mm256_loadu_ps(v3 + i), qa); a3 = _mm256_fmadd_ps(d, d, a3);
-    d = _mm256_sub_ps(_mm256_loadu_ps(v0 + i + 8), qb); b0 = _mm256_fmadd_ps(d, d, b0);
-    d = _mm256_sub_ps(_mm256_loadu_ps(v1 + i + 8), qb); b1 = _mm256_fmadd_ps(d, d, b1);
-    d = _mm256_sub_ps(_mm256_loadu_ps(v2 + i + 8), qb); b2 = _mm256_fmadd_ps(d, d, b2);
-    d = _mm256_sub_ps(_mm256_loadu_ps(v3 + i + 8), qb); b3 = _mm256_fmadd_ps(d, d, b3);
+    a0 = Lane::Step(_mm256_loadu_ps(v0 + i), qa, a0);
+    a1 = Lane::Step(_mm256_loadu_ps(v1 + i), qa, a1);
+    a2 = Lane::Step(_mm256_loadu_ps(v2 + i), qa, a2);
+    a3 = Lane::Step(_mm256_loadu_ps(v3 + i), qa, a3);
+    b0 = Lane::Step(_mm256_loadu_ps(v0 + i + 8), qb, b0);
+    b1 = Lane::Step(_mm256_loadu_ps(v1 + i + 8), qb, b1);
+    b2 = Lane::Step(_mm256_loadu_ps(v2 + i + 8), qb, b2);
+    b3 = Lane::Step(_mm256_loadu_ps(v3 + i + 8), qb, b3);
   }
   if (i + 8 <= dim) {
     const __m256 qa = _mm256_loadu_ps(q + i);
-    __m256 d;
-    d = _mm256_sub_ps(_mm256_loadu_ps(v0 + i), qa); a0 = _mm256_fmadd_ps(d, d, a0);
-    d = _mm256_sub_ps(_mm256_loadu_ps(v1 + i), qa); a1 = _mm256_fmadd_ps(d, d, a1);
-    d = _mm256_sub_ps(_mm256_loadu_ps(v2 + i), qa); a2 = _mm256_fmadd_ps(d, d, a2);
-    d = _mm256_sub_ps(_mm256_loadu_ps(v3 + i), qa); a3 = _mm256_fmadd_ps(d, d, a3);
+    a0 = Lane::Step(_mm256_loadu_ps(v0 + i), qa, a0);
+    a1 = Lane::Step(_mm256_loadu_ps(v1 + i), qa, a1);
+    a2 = Lane::Step(_mm256_loadu_ps(v2 + i), qa, a2);
+    a3 = Lane::Step(_mm256_loadu_ps(v3 + i), qa, a3);
     i += 8;
   }
   if (i < dim) {
     const __m256i mask = TailMask(dim - i);
     const __m256 qa = _mm256_maskload_ps(q + i, mask);
-    __m256 d;
-    d = _mm256_sub_ps(_mm256_maskload_ps(v0 + i, mask), qa); b0 = _mm256_fmadd_ps(d, d, b0);
-    d = _mm256_sub_ps(_mm256_maskload_ps(v1 + i, mask), qa); b1 = _mm256_fmadd_ps(d, d, b1);
-    d = _mm256_sub_ps(_mm256_maskload_ps(v2 + i, mask), qa); b2 = _mm256_fmadd_ps(d, d, b2);
-    d = _mm256_sub_ps(_mm256_maskload_ps(v3 + i, mask), qa); b3 = _mm256_fmadd_ps(d, d, b3);
+    b0 = Lane::Step(_mm256_maskload_ps(v0 + i, mask), qa, b0);
+    b1 = Lane::Step(_mm256_maskload_ps(v1 + i, mask), qa, b1);
+    b2 = Lane::Step(_mm256_maskload_ps(v2 + i, mask), qa, b2);
+    b3 = Lane::Step(_mm256_maskload_ps(v3 + i, mask), qa, b3);
   }
-  out[0] = HorizontalSum(_mm256_add_ps(a0, b0));
-  out[1] = HorizontalSum(_mm256_add_ps(a1, b1));
-  out[2] = HorizontalSum(_mm256_add_ps(a2, b2));
-  out[3] = HorizontalSum(_mm256_add_ps(a3, b3));
+  _mm_storeu_ps(out, Sum4(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1), _mm256_add_ps(a2, b2),
+                          _mm256_add_ps(a3, b3)));
+}
+
+VDB_TARGET_AVX2 void L2Sqr4Avx2(const float* q, const float* const* v, size_t dim, float* out) {
+  FourRows<L2Lane>(q, v, dim, out);
 }
 
 VDB_TARGET_AVX2 void Dot4Avx2(const float* q, const float* const* v, size_t dim, float* out) {
-  const float* v0 = v[0];
-  const float* v1 = v[1];
-  const float* v2 = v[2];
-  const float* v3 = v[3];
-  __m256 a0 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps();
-  __m256 a1 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
-  __m256 a2 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps();
-  __m256 a3 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 16 <= dim; i += 16) {
-    const __m256 qa = _mm256_loadu_ps(q + i);
-    const __m256 qb = _mm256_loadu_ps(q + i + 8);
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v0 + i), qa, a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(v1 + i), qa, a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(v2 + i), qa, a2);
-    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(v3 + i), qa, a3);
-    b0 = _mm256_fmadd_ps(_mm256_loadu_ps(v0 + i + 8), qb, b0);
-    b1 = _mm256_fmadd_ps(_mm256_loadu_ps(v1 + i + 8), qb, b1);
-    b2 = _mm256_fmadd_ps(_mm256_loadu_ps(v2 + i + 8), qb, b2);
-    b3 = _mm256_fmadd_ps(_mm256_loadu_ps(v3 + i + 8), qb, b3);
-  }
-  if (i + 8 <= dim) {
-    const __m256 qa = _mm256_loadu_ps(q + i);
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(v0 + i), qa, a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(v1 + i), qa, a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(v2 + i), qa, a2);
-    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(v3 + i), qa, a3);
-    i += 8;
-  }
-  if (i < dim) {
-    const __m256i mask = TailMask(dim - i);
-    const __m256 qa = _mm256_maskload_ps(q + i, mask);
-    b0 = _mm256_fmadd_ps(_mm256_maskload_ps(v0 + i, mask), qa, b0);
-    b1 = _mm256_fmadd_ps(_mm256_maskload_ps(v1 + i, mask), qa, b1);
-    b2 = _mm256_fmadd_ps(_mm256_maskload_ps(v2 + i, mask), qa, b2);
-    b3 = _mm256_fmadd_ps(_mm256_maskload_ps(v3 + i, mask), qa, b3);
-  }
-  out[0] = HorizontalSum(_mm256_add_ps(a0, b0));
-  out[1] = HorizontalSum(_mm256_add_ps(a1, b1));
-  out[2] = HorizontalSum(_mm256_add_ps(a2, b2));
-  out[3] = HorizontalSum(_mm256_add_ps(a3, b3));
+  FourRows<DotLane>(q, v, dim, out);
 }
 
 VDB_TARGET_AVX2 float L2SqrAvx2(const float* a, const float* b, size_t dim) {

@@ -245,7 +245,10 @@ TEST(DbSearch, DeletingAndReinsertingHalfKeepsRecallAndFileSize) {
     }
     for (size_t i = cycle % 2; i < n; i += 2) {
       b.Put(std::to_string(i), std::vector<float>(base->row(i), base->row(i) + base->dim));
-      if (b.size() == 1000) ASSERT_TRUE(db->Write(b).ok()), b.Clear();
+      if (b.size() == 1000) {
+        ASSERT_TRUE(db->Write(b).ok());
+        b.Clear();
+      }
     }
     if (!b.empty()) {
       Status s = db->Write(b);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -101,6 +102,32 @@ TEST(KernelsDistanceTest, ZeroDimIsZero) {
   EXPECT_EQ(L2Sqr(a, a, 0), 0.0f);
   EXPECT_EQ(Dot(a, a, 0), 0.0f);
   EXPECT_EQ(NormSqr(a, 0), 0.0f);
+}
+
+// Four rows of random vectors of `dim` and a query.
+struct FourRows {
+  std::vector<float> q, r[4];
+  const float* rows[4];
+  FourRows(size_t dim, std::mt19937* rng) : q(RandomVector(dim, rng)) {
+    for (int k = 0; k < 4; ++k) {
+      r[k] = RandomVector(dim, rng);
+      rows[k] = r[k].data();
+    }
+  }
+};
+
+TEST(KernelsDistanceTest, FourRowKernelsMatchTheOneRowKernelsForEveryDimUpTo400) {
+  std::mt19937 rng(11);
+  for (size_t dim = 1; dim <= 400; ++dim) {
+    const FourRows f(dim, &rng);
+    float l2[4], dot[4];
+    L2Sqr4Fn()(f.q.data(), f.rows, dim, l2);
+    Dot4Fn()(f.q.data(), f.rows, dim, dot);
+    for (int k = 0; k < 4; ++k) {
+      ExpectClose(l2[k], L2SqrScalar(f.q.data(), f.rows[k], dim), dim);
+      ExpectClose(dot[k], DotScalar(f.q.data(), f.rows[k], dim), dim);
+    }
+  }
 }
 
 TEST(KernelsDistanceTest, KernelNameIsKnown) {

@@ -202,7 +202,9 @@ TEST(Unindexed, ReplacingAListedRecordKeepsOnlyTheNewVector) {
   auto r = db->Search(Vec(7000), so);
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->size(), 1u);
-  if ((*r)[0].id == "u") EXPECT_GT((*r)[0].score, 0.0f);  // the old vector is gone
+  if ((*r)[0].id == "u") {
+    EXPECT_GT((*r)[0].score, 0.0f);  // the old vector is gone
+  }
 }
 
 TEST(Unindexed, CompactLinksTheList) {
@@ -360,7 +362,9 @@ std::unique_ptr<Database> GraphWithACutOffNode(const std::string& path, const Op
   EXPECT_TRUE((*db)->Write(small).ok());
   auto inv = CheckGraph(**db);
   EXPECT_TRUE(inv.ok());
-  if (inv.ok()) EXPECT_GT(inv->unreachable, 0u);
+  if (inv.ok()) {
+    EXPECT_GT(inv->unreachable, 0u);
+  }
   return std::move(*db);
 }
 
