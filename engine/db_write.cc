@@ -1,6 +1,8 @@
 // The write path: transactions, group commit, checkpoints.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "engine/db_impl.h"
 #include "engine/test_hooks.h"
@@ -102,6 +104,15 @@ Status DbImpl::Compact(uint64_t* freed) {
   return s;
 }
 
+namespace {
+// std::thread::hardware_concurrency reads /sys/devices/system/cpu/online
+// (open, read, close) on every call: asked once per process, not per commit.
+int OnlineCpus() {
+  static const int n = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return n;
+}
+}  // namespace
+
 Status DbImpl::RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_auto_repair) {
   VDB_RETURN_IF_ERROR(WritableCheck());
   uint64_t seq = 0;
@@ -111,9 +122,7 @@ Status DbImpl::RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_a
     VDB_RETURN_IF_ERROR(WritableCheck());
     WriteTxn txn(this, meta_, last_seq_ + 1);
     VDB_RETURN_IF_ERROR(fn(txn));
-    int threads = opts_.build_threads > 0 ? opts_.build_threads
-                                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    VDB_RETURN_IF_ERROR(txn.Finish(threads));
+    VDB_RETURN_IF_ERROR(txn.Finish(opts_.build_threads > 0 ? opts_.build_threads : OnlineCpus()));
     VDB_RETURN_IF_ERROR(CommitLocked(txn, &seq));
     linked_since_reach_pass_ = txn.reach_pass_ran() ? 0 : linked_since_reach_pass_ + txn.linked();
     want_checkpoint = wal_ && wal_->size() >= opts_.checkpoint_wal_bytes;
@@ -241,34 +250,34 @@ Status DbImpl::WaitVisible(uint64_t seq) {
       sync_cv_.wait(l);
       continue;
     }
-    // Become the leader: one fdatasync for every commit appended so far.
+    // Become the leader: one durable log write for every commit appended so
+    // far (CommitLocked queues a commit in pending_ as it sets appended_seq_).
     syncing_ = true;
-    uint64_t target = appended_seq_;
-    l.unlock();
-    Status s;
-    if (sync && !test_hooks::Bugs().skip_wal_sync.load())
-      s = wal_->Sync();
-    else
-      s = wal_->Flush();
-    l.lock();
-    if (!s.ok()) {
-      syncing_ = false;
-      l.unlock();
-      Poison(s);
-      return s.WithContext("commit " + std::to_string(seq) + " is not durable");
-    }
-    if (sync) durable_seq_ = std::max(durable_seq_.load(), target);
+    const uint64_t target = appended_seq_;
     std::vector<Pending> batch;
     while (!pending_.empty() && pending_.front().seq <= target) {
       batch.push_back(std::move(pending_.front()));
       pending_.pop_front();
     }
     l.unlock();
-    // The log is durable: now the vectors may reach the main file.
     std::vector<FreshVector> all;
     for (auto& p : batch) all.insert(all.end(), p.fresh.begin(), p.fresh.end());
-    Status w = WriteFreshLocked(all);
-    if (w.ok() && !batch.empty()) {
+    // The vectors reach the main file only once the log is durable: in the
+    // same request as the log write, linked behind it (SyncThenWrite).
+    Status s;
+    bool logged = false;
+    if (sync && !test_hooks::Bugs().skip_wal_sync.load()) {
+      std::vector<WriteOp> ops;
+      ops.reserve(all.size());
+      const uint32_t vbytes = header_.dim * 4;
+      for (const auto& fv : all) ops.push_back({fv.offset, fv.values->data(), vbytes});
+      s = wal_->SyncThenWrite(main_.get(), ops, &logged);
+    } else {
+      s = wal_->Flush();
+      logged = s.ok();
+      if (logged) s = WriteFreshLocked(all);
+    }
+    if (logged && s.ok() && !batch.empty()) {
       StoreSnapshot(batch.back().snap);
       std::lock_guard<std::mutex> sl(staged_mu_);
       for (const auto& fv : all) {
@@ -277,13 +286,15 @@ Status DbImpl::WaitVisible(uint64_t seq) {
       }
       staged_count_.store(staged_.size(), std::memory_order_release);
     }
+    // A failure poisons before the next leader can start.
+    if (!s.ok()) Poison(s);
     l.lock();
+    if (logged && sync) durable_seq_ = std::max(durable_seq_.load(), target);
     syncing_ = false;
     sync_cv_.notify_all();
-    if (!w.ok()) {
-      l.unlock();
-      Poison(w);
-      return w.WithContext("write vectors of commit " + std::to_string(seq));
+    if (!s.ok()) {
+      if (!logged) return s.WithContext("commit " + std::to_string(seq) + " is not durable");
+      return s.WithContext("write vectors of commit " + std::to_string(seq));
     }
   }
 }

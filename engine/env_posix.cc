@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "vdb/env.h"
@@ -31,7 +33,7 @@ class PosixFile final : public File {
   // file (and a database read-only) costs no io_uring setup.
   PosixFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   ~PosixFile() override {
-    if (have_ring_) io_uring_queue_exit(&ring_);
+    if (ring_set_up_) io_uring_queue_exit(&ring_);
     if (have_sync_ring_) io_uring_queue_exit(&sync_ring_);
     ::close(fd_);
   }
@@ -62,6 +64,49 @@ class PosixFile final : public File {
     std::lock_guard<std::mutex> lock(mu_);
     VDB_RETURN_IF_ERROR(WriteLocked(ops));
     return SyncLocked();
+  }
+
+  // One write per op carrying RWF_DSYNC: the kernel syncs each op's range
+  // (and the metadata to read it) before completing it, so a commit costs
+  // one submission and one wait instead of a write, then an fsync that
+  // io_uring hands to a worker thread of its own. Kernels that reject
+  // rw_flags get a write, then a sync.
+  Status WriteDsync(std::span<const WriteOp> ops) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    InitRingLocked();
+    if (have_ring_ && !dsync_rejected_) {
+      bool rejected = false;
+      Status s = WriteLocked(ops, RWF_DSYNC, &rejected);
+      if (!rejected) return s;
+      dsync_rejected_ = true;
+    }
+    VDB_RETURN_IF_ERROR(WriteLocked(ops));
+    return SyncLocked();
+  }
+
+  // When next is a PosixFile, ops (with RWF_DSYNC) and next_ops go to the
+  // kernel in one submission, next_ops linked behind ops (IOSQE_IO_LINK):
+  // the kernel starts a linked write only after the one before it completed
+  // in full, and a failed or short write cancels the rest of the chain. So a
+  // group commit's log write and its vector writes cost one system call and
+  // one hand-off to io_uring's worker thread. Whatever the chain left undone
+  // is finished here, in the same order.
+  Status WriteDsyncThen(std::span<const WriteOp> ops, File* next, std::span<const WriteOp> next_ops,
+                        bool* durable) override {
+    *durable = false;
+    auto* nf = dynamic_cast<PosixFile*>(next);
+    std::vector<WriteOp> rest;
+    bool chained = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      InitRingLocked();
+      if (nf != nullptr && have_ring_ && !dsync_rejected_ && ops.size() + next_ops.size() <= kRingDepth) {
+        VDB_RETURN_IF_ERROR(ChainLocked(ops, nf, next_ops, durable, &rest));
+        chained = *durable;
+      }
+    }
+    if (!chained) return File::WriteDsyncThen(ops, next, next_ops, durable);
+    return rest.empty() ? Status::Ok() : next->Write(rest);
   }
 
   // Syncs use their own ring, so a group-commit fdatasync does not hold up
@@ -110,17 +155,20 @@ class PosixFile final : public File {
   void InitRingLocked() {
     if (tried_ring_) return;
     tried_ring_ = true;
-    have_ring_ = io_uring_queue_init(kRingDepth, &ring_, 0) == 0;
+    have_ring_ = ring_set_up_ = io_uring_queue_init(kRingDepth, &ring_, 0) == 0;
   }
 
+  // Writes every op with rw_flags (RWF_*). If the kernel rejects the flags
+  // (EOPNOTSUPP, EINVAL) and rejected is given, sets *rejected and returns:
+  // the caller retries without them (ops may have been written partly).
   // REQUIRES: mu_ held.
-  Status WriteLocked(std::span<const WriteOp> ops) {
+  Status WriteLocked(std::span<const WriteOp> ops, int rw_flags = 0, bool* rejected = nullptr) {
     InitRingLocked();
     std::vector<Pending> todo;
     todo.reserve(ops.size());
     for (const auto& op : ops)
       if (op.len > 0) todo.push_back({op.offset, static_cast<const char*>(op.data), op.len});
-    if (!have_ring_) return WritePlain(todo);
+    if (!have_ring_) return WritePlain(todo, rw_flags);
     while (!todo.empty()) {
       size_t batch = std::min<size_t>(todo.size(), kRingDepth);
       for (size_t i = 0; i < batch; i++) {
@@ -128,42 +176,144 @@ class PosixFile final : public File {
         // Writes larger than 1 GiB are split by the loop below (short writes).
         unsigned len = static_cast<unsigned>(std::min<size_t>(todo[i].len, 1u << 30));
         io_uring_prep_write(sqe, fd_, todo[i].data, len, todo[i].off);
+        sqe->rw_flags = rw_flags;
         io_uring_sqe_set_data64(sqe, i);
       }
-      int sub = io_uring_submit(&ring_);
-      if (sub < 0) return Status::FromErrno(-sub, "io_uring submit to " + path_);
       std::vector<Pending> again;
       Status first_error;
-      for (size_t i = 0; i < batch; i++) {
-        io_uring_cqe* cqe = nullptr;
-        int r = io_uring_wait_cqe(&ring_, &cqe);
-        if (r < 0) return Status::FromErrno(-r, "io_uring wait on " + path_);
-        size_t idx = io_uring_cqe_get_data64(cqe);
-        int res = cqe->res;
-        io_uring_cqe_seen(&ring_, cqe);
+      VDB_RETURN_IF_ERROR(SubmitAndReapLocked(batch, [&](size_t idx, int res) {
         if (res < 0) {
-          if (res == -EINTR || res == -EAGAIN) {
+          if (rw_flags != 0 && rejected != nullptr && (res == -EOPNOTSUPP || res == -EINVAL)) {
+            *rejected = true;
+          } else if (res == -EINTR || res == -EAGAIN) {
             again.push_back(todo[idx]);
           } else if (first_error.ok()) {
             first_error = Status::FromErrno(-res, "write " + path_);
           }
-          continue;
+          return;
         }
         if (res == 0) {
           if (first_error.ok()) first_error = Status::IOError("write " + path_ + ": wrote 0 bytes");
-          continue;
+          return;
         }
         size_t w = static_cast<size_t>(res);
         if (w < todo[idx].len) again.push_back({todo[idx].off + w, todo[idx].data + w, todo[idx].len - w});
-      }
+      }));
       if (!first_error.ok()) return first_error;
+      if (rejected != nullptr && *rejected) return Status::Ok();
       todo.erase(todo.begin(), todo.begin() + static_cast<long>(batch));
       todo.insert(todo.end(), again.begin(), again.end());
     }
     return Status::Ok();
   }
 
-  Status WritePlain(const std::vector<Pending>& todo) {
+  // Submits ops (RWF_DSYNC) and next_ops (to nf) as one linked chain and
+  // waits for all of it. Finishes ops itself if the chain broke; sets
+  // *durable once they are durable and appends to *rest what of next_ops is
+  // still unwritten. Leaves *durable false without an error, and nothing of
+  // next_ops written, if the kernel rejected RWF_DSYNC or a write is too
+  // large to chain: the caller takes the unlinked path then.
+  // REQUIRES: mu_ held; have_ring_; ops.size() + next_ops.size() <= kRingDepth.
+  Status ChainLocked(std::span<const WriteOp> ops, PosixFile* nf, std::span<const WriteOp> next_ops, bool* durable,
+                     std::vector<WriteOp>* rest) {
+    struct Item {
+      int fd;
+      Pending p;
+      int res;
+    };
+    // A write the kernel is asked for only in part would complete "in full"
+    // and let the chain go on: writes over 1 GiB take the unlinked path.
+    constexpr size_t kMaxChained = 1u << 30;
+    for (const auto& op : ops)
+      if (op.len > kMaxChained) return Status::Ok();
+    for (const auto& op : next_ops)
+      if (op.len > kMaxChained) return Status::Ok();
+    std::vector<Item> items;
+    items.reserve(ops.size() + next_ops.size());
+    for (const auto& op : ops)
+      if (op.len > 0) items.push_back({fd_, {op.offset, static_cast<const char*>(op.data), op.len}, 0});
+    const size_t nw = items.size();
+    for (const auto& op : next_ops)
+      if (op.len > 0) items.push_back({nf->fd_, {op.offset, static_cast<const char*>(op.data), op.len}, 0});
+    for (size_t i = 0; i < items.size(); i++) {
+      const Item& it = items[i];
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      io_uring_prep_write(sqe, it.fd, it.p.data, static_cast<unsigned>(it.p.len), it.p.off);
+      if (i < nw) sqe->rw_flags = RWF_DSYNC;
+      if (i + 1 < items.size()) sqe->flags |= IOSQE_IO_LINK;
+      io_uring_sqe_set_data64(sqe, i);
+    }
+    if (!items.empty()) VDB_RETURN_IF_ERROR(SubmitAndReapLocked(items.size(), [&](size_t i, int res) { items[i].res = res; }));
+    // Every write the chain did not finish, in chain order.
+    auto unfinished = [&](const Item& it, std::vector<WriteOp>* out, const std::string& path) -> Status {
+      if (it.res >= 0 && static_cast<size_t>(it.res) == it.p.len) return Status::Ok();
+      if (it.res > 0) {
+        const size_t w = static_cast<size_t>(it.res);
+        out->push_back({it.p.off + w, it.p.data + w, it.p.len - w});
+        return Status::Ok();
+      }
+      if (it.res == -ECANCELED || it.res == -EAGAIN || it.res == -EINTR) {
+        out->push_back({it.p.off, it.p.data, it.p.len});
+        return Status::Ok();
+      }
+      if (it.res == 0) return Status::IOError("write " + path + ": wrote 0 bytes");
+      return Status::FromErrno(-it.res, "write " + path);
+    };
+    if (nw > 0 && (items[0].res == -EOPNOTSUPP || items[0].res == -EINVAL)) {
+      dsync_rejected_ = true;  // the caller falls back to a write, then a sync
+      return Status::Ok();
+    }
+    std::vector<WriteOp> log_rest;
+    for (size_t i = 0; i < nw; i++) VDB_RETURN_IF_ERROR(unfinished(items[i], &log_rest, path_));
+    if (!log_rest.empty()) {
+      bool rejected = false;
+      VDB_RETURN_IF_ERROR(WriteLocked(log_rest, RWF_DSYNC, &rejected));
+      if (rejected) {
+        dsync_rejected_ = true;
+        VDB_RETURN_IF_ERROR(WriteLocked(log_rest));
+        VDB_RETURN_IF_ERROR(SyncLocked());
+      }
+    }
+    *durable = true;
+    for (size_t i = nw; i < items.size(); i++) VDB_RETURN_IF_ERROR(unfinished(items[i], rest, nf->path_));
+    return Status::Ok();
+  }
+
+  // Submits the n SQEs queued on ring_ and passes each completion (its
+  // user_data, res) to done; returns when all n completed. If the kernel
+  // took only some of them, waits for those, then stops using the ring (the
+  // rest must never be submitted: their buffers belong to this call).
+  // REQUIRES: mu_ held; have_ring_.
+  template <typename Done>
+  Status SubmitAndReapLocked(size_t n, Done done) {
+    int sub;
+    do {
+      sub = io_uring_submit_and_wait(&ring_, static_cast<unsigned>(n));
+    } while (sub == -EINTR);  // interrupted before anything was submitted: the SQEs are still queued
+    if (sub < 0) sub = 0;
+    for (int i = 0; i < sub; i++) {
+      io_uring_cqe* cqe = nullptr;
+      int r;
+      do {
+        r = io_uring_wait_cqe(&ring_, &cqe);
+      } while (r == -EINTR);
+      if (r < 0) {
+        have_ring_ = false;  // in-flight writes may still use their buffers: never touch this ring again
+        return Status::FromErrno(-r, "io_uring wait on " + path_);
+      }
+      done(static_cast<size_t>(io_uring_cqe_get_data64(cqe)), cqe->res);
+      io_uring_cqe_seen(&ring_, cqe);
+    }
+    if (static_cast<size_t>(sub) < n) {
+      have_ring_ = false;
+      return Status::IOError("io_uring took " + std::to_string(sub) + " of " + std::to_string(n) + " writes to " +
+                             path_ + "; later writes use pwrite");
+    }
+    return Status::Ok();
+  }
+
+  // pwrite of every op; with RWF_DSYNC in rw_flags, then fdatasync.
+  Status WritePlain(const std::vector<Pending>& todo, int rw_flags) {
     for (const auto& p : todo) {
       size_t done = 0;
       while (done < p.len) {
@@ -176,6 +326,7 @@ class PosixFile final : public File {
         done += static_cast<size_t>(r);
       }
     }
+    if ((rw_flags & RWF_DSYNC) != 0 && ::fdatasync(fd_) != 0) return Status::FromErrno(errno, "fdatasync " + path_);
     return Status::Ok();
   }
 
@@ -206,10 +357,15 @@ class PosixFile final : public File {
 
   std::string path_;
   int fd_;
-  std::mutex mu_;  // guards ring_, tried_ring_, have_ring_
+  std::mutex mu_;  // guards ring_, tried_ring_, ring_set_up_, have_ring_, dsync_rejected_
   io_uring ring_{};
   bool tried_ring_ = false;
-  bool have_ring_ = false;  // Invariant: implies tried_ring_
+  bool ring_set_up_ = false;  // ring_ was initialized (and is torn down by the destructor)
+  // ring_ is in use. Cleared for good if the kernel took only part of a
+  // submission (the rest of it must never be submitted): writes use pwrite.
+  // Invariant: implies ring_set_up_ and tried_ring_.
+  bool have_ring_ = false;
+  bool dsync_rejected_ = false;  // the kernel refused RWF_DSYNC on a write
   std::mutex sync_mu_;  // guards sync_ring_, tried_sync_ring_, have_sync_ring_
   io_uring sync_ring_{};
   bool tried_sync_ring_ = false;

@@ -26,6 +26,10 @@ Result<std::unique_ptr<WalWriter>> WalWriter::Create(Env* env, const std::string
     VDB_RETURN_IF_ERROR(w->WriteHeader());
   }
   VDB_RETURN_IF_ERROR(w->file_->Sync());
+  {
+    std::lock_guard<std::mutex> l(w->io_mu_);
+    w->synced_ = w->written_;
+  }
   VDB_RETURN_IF_ERROR(env->SyncDir(DirName(path)));
   return w;
 }
@@ -50,6 +54,7 @@ Status WalWriter::WriteHeader() {
     VDB_RETURN_IF_ERROR(file_->Truncate(kWalHeaderSize));
     written_ = kWalHeaderSize;
   }
+  synced_ = 0;  // the new header is not durable yet
   std::lock_guard<std::mutex> b(buf_mu_);
   buf_start_ = kWalHeaderSize;
   size_.store(kWalHeaderSize, std::memory_order_relaxed);
@@ -71,7 +76,10 @@ void WalWriter::Append(uint64_t commit_seq, const std::vector<std::string>& payl
   size_.fetch_add(n, std::memory_order_relaxed);
 }
 
-Status WalWriter::WriteBuffered(bool sync) {
+// Writes the buffer (durably if sync), then then_ops to then if given.
+// REQUIRES: sync if then_ops is not empty.
+Status WalWriter::WriteBuffered(bool sync, File* then, std::span<const WriteOp> then_ops, bool* synced) {
+  if (synced != nullptr) *synced = false;
   std::lock_guard<std::mutex> l(io_mu_);
   if (!broken_.ok()) return broken_;
   std::string chunk;
@@ -94,22 +102,44 @@ Status WalWriter::WriteBuffered(bool sync) {
     new_written = fill_end;
   }
   Status s;
-  if (sync)
-    s = ops.empty() ? file_->Sync() : file_->WriteAndSync(ops);
-  else if (!ops.empty())
-    s = file_->Write(ops);
-  if (!s.ok()) {
+  bool logged = false;  // the log part succeeded (then_ops may have failed after it)
+  // A write with RWF_DSYNC syncs its own bytes only: enough when everything
+  // before them is durable and the log does not grow (the grow-ahead fill
+  // rides with a full fdatasync, which also makes the new size durable).
+  const bool dsync = sync && ops.size() == 1 && end <= written_ && synced_ >= off;
+  if (dsync && then != nullptr && !then_ops.empty()) {
+    s = file_->WriteDsyncThen(ops, then, then_ops, &logged);
+  } else {
+    if (dsync)
+      s = file_->WriteDsync(ops);
+    else if (sync)
+      s = ops.empty() ? file_->Sync() : file_->WriteAndSync(ops);
+    else if (!ops.empty())
+      s = file_->Write(ops);
+    logged = s.ok();
+    if (logged && then != nullptr && !then_ops.empty()) s = then->Write(then_ops);
+  }
+  if (!logged) {
     // Records after a hole could never be replayed: the log is done for.
     broken_ = s.WithContext(sync ? "WAL write and sync" : "WAL write");
     return broken_;
   }
   written_ = new_written;
-  return Status::Ok();
+  if (dsync)
+    synced_ = std::max(synced_, end);
+  else if (sync)
+    synced_ = written_;
+  if (synced != nullptr) *synced = true;
+  return s;
 }
 
 Status WalWriter::Flush() { return WriteBuffered(false); }
 
 Status WalWriter::Sync() { return WriteBuffered(true); }
+
+Status WalWriter::SyncThenWrite(File* then, std::span<const WriteOp> then_ops, bool* synced) {
+  return WriteBuffered(true, then, then_ops, synced);
+}
 
 Status WalWriter::Reset(uint64_t new_generation) {
   VDB_RETURN_IF_ERROR(Sync());  // normally a no-op: the caller synced every record
@@ -117,7 +147,9 @@ Status WalWriter::Reset(uint64_t new_generation) {
   generation_ = new_generation;
   seed_ = WalRecordSeed(uuid_, generation_);
   VDB_RETURN_IF_ERROR(WriteHeader());
-  return file_->Sync();
+  VDB_RETURN_IF_ERROR(file_->Sync());
+  synced_ = written_;
+  return Status::Ok();
 }
 
 }  // namespace vdb::recovery

@@ -2,16 +2,18 @@
 // (<database>-wal). See docs/format.md#wal and docs/recovery.md.
 //
 // Appends only encode into an in-memory buffer; Flush and Sync write the
-// buffered records with one io_uring submission (Sync links the fdatasync
-// behind the write). So the writer's serial section costs a memcpy per commit
-// and the group-commit leader pays one write + one fdatasync for every commit
-// appended since the previous flush.
+// buffered records with one io_uring submission. When every earlier byte of
+// the log is already durable, Sync's write carries RWF_DSYNC (File::WriteDsync)
+// and needs no separate fdatasync. So the writer's serial section costs a
+// memcpy per commit and the group-commit leader pays one durable write for
+// every commit appended since the previous flush.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,11 @@ class WalWriter {
   Status Flush();
   // Flush, then fdatasync of the log. Thread-safe.
   Status Sync();
+  // Sync, then (only once the log is durable) then->Write(then_ops); when
+  // the log's write can carry RWF_DSYNC both go out as one chained request
+  // (File::WriteDsyncThen). *synced is set when the log part succeeded, so
+  // a failure of the second write leaves the commits durable. Thread-safe.
+  Status SyncThenWrite(File* then, std::span<const WriteOp> then_ops, bool* synced);
   // Starts a new generation: rewrites the header and syncs. The old records
   // stay in the file and are overwritten in place (so syncs need not update
   // the file size); their checksums are seeded with the old generation, so
@@ -51,7 +58,8 @@ class WalWriter {
  private:
   WalWriter(std::unique_ptr<File> f, const uint8_t uuid[16], uint64_t generation);
   Status WriteHeader();
-  Status WriteBuffered(bool sync);
+  Status WriteBuffered(bool sync, File* then = nullptr, std::span<const WriteOp> then_ops = {},
+                       bool* synced = nullptr);
 
   std::unique_ptr<File> file_;
   uint8_t uuid_[16];
@@ -64,9 +72,11 @@ class WalWriter {
   std::string buf_;         // encoded records not yet written
   uint64_t buf_start_ = 0;  // file offset of buf_[0]
 
-  // Serializes writes and syncs of the file; guards written_ and broken_.
+  // Serializes writes and syncs of the file; guards written_, synced_ and broken_.
   std::mutex io_mu_;
   uint64_t written_ = 0;  // the file's bytes [0, written_) have been written (records or zero fill)
+  // The file's bytes [0, synced_) are durable. Invariant: synced_ <= written_.
+  uint64_t synced_ = 0;
   Status broken_;         // first failed write
 };
 

@@ -45,6 +45,24 @@ class File {
   // Writes ops and then makes them durable (fdatasync), ordered so that the
   // sync cannot overtake the writes.
   virtual Status WriteAndSync(std::span<const WriteOp> ops) = 0;
+  // Writes ops and makes them durable as a write to a file opened O_DSYNC
+  // would: these bytes and the metadata needed to read them back, ordered so
+  // that the call returns only when they are. Unlike WriteAndSync, data that
+  // earlier Writes left unsynced may stay volatile. A failure poisons the
+  // File like a failed Sync. The default calls WriteAndSync (stronger).
+  virtual Status WriteDsync(std::span<const WriteOp> ops) { return WriteAndSync(ops); }
+  // WriteDsync(ops), then, only once those are durable, next->Write(next_ops)
+  // (next may be this File). *durable is set when ops are durable, even if
+  // writing next_ops then failed. An Env may issue both in one request to
+  // the kernel as long as no byte of next_ops is written before all of ops
+  // are durable; the default makes the two calls.
+  virtual Status WriteDsyncThen(std::span<const WriteOp> ops, File* next, std::span<const WriteOp> next_ops,
+                                bool* durable) {
+    *durable = false;
+    VDB_RETURN_IF_ERROR(WriteDsync(ops));
+    *durable = true;
+    return next_ops.empty() ? Status::Ok() : next->Write(next_ops);
+  }
   // fdatasync. After a failure the File (and the database using it) must be
   // treated as poisoned: dirty pages may have been dropped.
   virtual Status Sync() = 0;
