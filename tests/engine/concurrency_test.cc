@@ -156,10 +156,16 @@ TEST(Concurrency, SnapshotSurvivesCheckpointUnderReader) {
   ASSERT_TRUE(db->Put("a", VersionVector(1)).ok());
   std::atomic<bool> stop{false};
   std::atomic<int> bad{0};
+  std::string first_bad;  // written by the reader only, read after join
   std::thread reader([&] {
     while (!stop) {
       auto r = db->Get("a");
-      if (!r.ok() || r->vector[1] != r->vector[0] + 0.5f) bad++;
+      if (!r.ok() || r->vector[1] != r->vector[0] + 0.5f) {
+        if (bad++ == 0) {
+          first_bad = r.ok() ? "torn vector " + std::to_string(r->vector[0]) + ", " + std::to_string(r->vector[1])
+                             : r.status().ToString();
+        }
+      }
     }
   });
   for (int i = 2; i < (Small() ? 10 : 40); i++) {
@@ -168,7 +174,7 @@ TEST(Concurrency, SnapshotSurvivesCheckpointUnderReader) {
   }
   stop = true;
   reader.join();
-  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(bad.load(), 0) << "first: " << first_bad;
 }
 
 }  // namespace

@@ -98,6 +98,19 @@ TEST_F(FaultEnvTest, WriteAndSyncIsDurable) {
   EXPECT_EQ(Slurp(Out("a")), expect);
 }
 
+// WriteDsync makes its own bytes durable and nothing written before them.
+TEST_F(FaultEnvTest, WriteDsyncIsDurableForItsOwnBytesOnly) {
+  auto f = Create("a");
+  ASSERT_TRUE(f->Write(0, "xxxx", 4).ok());
+  ASSERT_TRUE(f->Sync().ok());
+  ASSERT_TRUE(env_->SyncDir(dir_ + "/db").ok());
+  ASSERT_TRUE(f->Write(0, "AB", 2).ok());  // never synced
+  WriteOp ops[1] = {{2, "CD", 2}};
+  ASSERT_TRUE(f->WriteDsync(ops).ok());
+  Crash(env_->OpCount(), CrashPolicy::DropUnsynced());
+  EXPECT_EQ(Slurp(Out("a")), "xxCD");
+}
+
 TEST_F(FaultEnvTest, CrashPointBeforeSyncLeavesWritesVolatile) {
   auto f = Create("a");
   ASSERT_TRUE(env_->SyncDir(dir_ + "/db").ok());

@@ -180,6 +180,27 @@ class FaultFile final : public File {
     return st;
   }
 
+  // Faults are drawn as for WriteAndSync (the same CallType), so the I/O
+  // error sweeps cover both durable write paths.
+  Status WriteDsync(std::span<const WriteOp> ops) override {
+    std::lock_guard<std::mutex> lock(env_->mu_);
+    FaultKind kind;
+    if (env_->ShouldFailLocked(CallType::kWriteAndSync, &kind)) {
+      if (kind == FaultKind::kShortWrite) {
+        WritePrefixLocked(ops);
+      } else if (kind == FaultKind::kEIO) {
+        // The bytes reach the page cache; their sync fails.
+        if (base_->Write(ops).ok()) RecordWritesLocked(ops);
+        RecordSyncLocked(false);
+      }
+      return env_->FaultStatus(kind, "write+dsync " + path());
+    }
+    Status st = base_->WriteDsync(ops);
+    RecordWritesLocked(ops, /*dsync=*/st.ok());
+    if (!st.ok()) RecordSyncLocked(false);
+    return st;
+  }
+
   Status Sync() override {
     std::lock_guard<std::mutex> lock(env_->mu_);
     FaultKind kind;
@@ -223,11 +244,12 @@ class FaultFile final : public File {
 
  private:
   // REQUIRES: env_->mu_ held.
-  void RecordWritesLocked(std::span<const WriteOp> ops) {
+  void RecordWritesLocked(std::span<const WriteOp> ops, bool dsync = false) {
     for (const WriteOp& w : ops) {
       if (w.len == 0) continue;
       OpRecord op;
       op.kind = OpRecord::Kind::kWrite;
+      op.dsync = dsync;
       op.inode = inode_;
       op.offset = w.offset;
       op.length = w.len;
@@ -436,6 +458,7 @@ std::string FaultEnv::DescribeOp(uint64_t i) const {
     case OpRecord::Kind::kCreate: os << "create " << op.path << " (inode " << op.inode << ")"; break;
     case OpRecord::Kind::kWrite:
       os << "write inode " << op.inode << " [" << op.offset << ", +" << op.length << ")";
+      if (op.dsync) os << " dsync";
       break;
     case OpRecord::Kind::kSync: os << "sync inode " << op.inode; break;
     case OpRecord::Kind::kSyncFailed: os << "FAILED sync inode " << op.inode; break;
@@ -518,7 +541,7 @@ Status FaultEnv::MaterializeCrash(uint64_t crash_point, const CrashPolicy& polic
       switch (op.kind) {
         case Kind::kSync: next_sync[op.inode] = 1; break;
         case Kind::kSyncFailed: next_sync[op.inode] = -1; break;
-        case Kind::kWrite:
+        case Kind::kWrite: durable[i] = op.dsync || next_sync[op.inode] == 1; break;
         case Kind::kTruncate:
         case Kind::kAllocate: durable[i] = next_sync[op.inode] == 1; break;
         case Kind::kSyncDir: synced_dirs.insert(op.path); break;

@@ -13,7 +13,8 @@
 //
 // Durability rules (POSIX, as strict as Linux allows):
 //  - A write/truncate/allocate of a file is durable once a later successful
-//    Sync (or WriteAndSync) of the same file completed. A Sync that FAILED
+//    Sync (or WriteAndSync) of the same file completed. A successful
+//    WriteDsync makes its own bytes durable, and nothing written before them. A Sync that FAILED
 //    leaves the writes before it volatile for ever, even if a later Sync
 //    succeeds (Linux may drop the dirty pages: "fsyncgate").
 //  - A create, remove or rename is durable once a later SyncDir of its
@@ -100,6 +101,9 @@ struct OpRecord {
   std::string data;
   std::string path;
   std::string path2;
+  // kWrite by File::WriteDsync: durable on its own once recorded (it is
+  // recorded after the call succeeded); it makes no earlier write durable.
+  bool dsync = false;
 };
 
 // The fate of each change that is not durable at the crash point.
