@@ -82,7 +82,8 @@ class DbImpl final : public Database {
   Status CommitLocked(WriteTxn& txn, uint64_t* seq);
   // Stage 2: waits until seq is durable (per SyncMode) and visible to readers.
   Status WaitVisible(uint64_t seq);
-  Status WriteFreshLocked(const std::vector<FreshVector>& fresh);
+  // The main-file writes of staged vectors (valid while fresh is).
+  std::vector<WriteOp> FreshWrites(const std::vector<FreshVector>& fresh) const;
   Status CheckpointLocked();
   // Creates the WAL (generation wal_generation_) if this session has none.
   Status EnsureWalLocked();

@@ -232,12 +232,12 @@ Status DbImpl::CommitLocked(WriteTxn& txn, uint64_t* seq_out) {
   return Status::Ok();
 }
 
-Status DbImpl::WriteFreshLocked(const std::vector<FreshVector>& fresh) {
+std::vector<WriteOp> DbImpl::FreshWrites(const std::vector<FreshVector>& fresh) const {
   std::vector<WriteOp> ops;
   ops.reserve(fresh.size());
   const uint32_t vbytes = header_.dim * 4;
   for (const auto& fv : fresh) ops.push_back({fv.offset, fv.values->data(), vbytes});
-  return main_->Write(ops);
+  return ops;
 }
 
 Status DbImpl::WaitVisible(uint64_t seq) {
@@ -266,16 +266,13 @@ Status DbImpl::WaitVisible(uint64_t seq) {
     // same request as the log write, linked behind it (SyncThenWrite).
     Status s;
     bool logged = false;
+    const std::vector<WriteOp> vector_writes = FreshWrites(all);
     if (sync && !test_hooks::Bugs().skip_wal_sync.load()) {
-      std::vector<WriteOp> ops;
-      ops.reserve(all.size());
-      const uint32_t vbytes = header_.dim * 4;
-      for (const auto& fv : all) ops.push_back({fv.offset, fv.values->data(), vbytes});
-      s = wal_->SyncThenWrite(main_.get(), ops, &logged);
+      s = wal_->SyncThenWrite(main_.get(), vector_writes, &logged);
     } else {
       s = wal_->Flush();
       logged = s.ok();
-      if (logged) s = WriteFreshLocked(all);
+      if (logged) s = main_->Write(vector_writes);
     }
     if (logged && s.ok() && !batch.empty()) {
       StoreSnapshot(batch.back().snap);

@@ -162,16 +162,7 @@ class FaultFile final : public File {
   Status WriteAndSync(std::span<const WriteOp> ops) override {
     std::lock_guard<std::mutex> lock(env_->mu_);
     FaultKind kind;
-    if (env_->ShouldFailLocked(CallType::kWriteAndSync, &kind)) {
-      if (kind == FaultKind::kShortWrite) {
-        WritePrefixLocked(ops);
-      } else if (kind == FaultKind::kEIO) {
-        // The writes reach the page cache; the sync fails.
-        if (base_->Write(ops).ok()) RecordWritesLocked(ops);
-        RecordSyncLocked(false);
-      }
-      return env_->FaultStatus(kind, "write+sync " + path());
-    }
+    if (env_->ShouldFailLocked(CallType::kWriteAndSync, &kind)) return FailDurableWriteLocked(kind, ops, "write+sync ");
     Status st = base_->WriteAndSync(ops);
     // On a real failure we cannot tell which writes landed: record them all as
     // never made durable, which is the most pessimistic truth.
@@ -185,16 +176,7 @@ class FaultFile final : public File {
   Status WriteDsync(std::span<const WriteOp> ops) override {
     std::lock_guard<std::mutex> lock(env_->mu_);
     FaultKind kind;
-    if (env_->ShouldFailLocked(CallType::kWriteAndSync, &kind)) {
-      if (kind == FaultKind::kShortWrite) {
-        WritePrefixLocked(ops);
-      } else if (kind == FaultKind::kEIO) {
-        // The bytes reach the page cache; their sync fails.
-        if (base_->Write(ops).ok()) RecordWritesLocked(ops);
-        RecordSyncLocked(false);
-      }
-      return env_->FaultStatus(kind, "write+dsync " + path());
-    }
+    if (env_->ShouldFailLocked(CallType::kWriteAndSync, &kind)) return FailDurableWriteLocked(kind, ops, "write+dsync ");
     Status st = base_->WriteDsync(ops);
     RecordWritesLocked(ops, /*dsync=*/st.ok());
     if (!st.ok()) RecordSyncLocked(false);
@@ -256,6 +238,20 @@ class FaultFile final : public File {
       op.data.assign(static_cast<const char*>(w.data), w.len);
       env_->RecordLocked(std::move(op));
     }
+  }
+
+  // An injected fault of a durable write (WriteAndSync, WriteDsync): a short
+  // write stores a prefix; EIO lets the bytes reach the page cache and fails
+  // their sync.
+  // REQUIRES: env_->mu_ held.
+  Status FailDurableWriteLocked(FaultKind kind, std::span<const WriteOp> ops, const char* what) {
+    if (kind == FaultKind::kShortWrite) {
+      WritePrefixLocked(ops);
+    } else if (kind == FaultKind::kEIO) {
+      if (base_->Write(ops).ok()) RecordWritesLocked(ops);
+      RecordSyncLocked(false);
+    }
+    return env_->FaultStatus(kind, what + path());
   }
 
   // REQUIRES: env_->mu_ held.
