@@ -285,6 +285,8 @@ Status DbImpl::WriteMetaPage(uint64_t commit_seq, uint64_t wal_generation, const
 
 Status DbImpl::Close() {
   if (closed_) return Status::Ok();
+  if (readers_.HeldByThisThread())
+    return Status::InvalidArgument("a database cannot be closed from inside one of its own read calls (a search filter)");
   Status s;
   if (opened_ && !read_only_ && !poisoned_.load()) {
     // Link what is still on the unindexed list, so a closed file is searched

@@ -62,6 +62,11 @@ void DbImpl::Poison(const Status& s) {
 Status DbImpl::WritableCheck() const {
   if (closed_) return Status::InvalidArgument("the database is closed");
   if (read_only_) return Status::ReadOnly(path_ + " was opened read-only");
+  // A checkpoint may wait for the reads in progress to finish: one started
+  // by this thread (a search filter writing back) would never finish.
+  if (readers_.HeldByThisThread())
+    return Status::InvalidArgument("writes to a database from inside one of its own read calls (a search filter) "
+                                   "are not allowed");
   if (poisoned_.load()) {
     std::lock_guard<std::mutex> l(sync_mu_);
     return poison_;
@@ -343,13 +348,21 @@ Status DbImpl::CheckpointLocked() {
   durable_seq_ = std::max(durable_seq_.load(), last_seq_);
   // 1. Newest version of every changed page into the main file.
   std::vector<uint64_t> dirty = pages_->DirtyPages();
+  // A reader older than every version of a page reads that page from the
+  // map. Its old image is copied into the chain for the reads that look the
+  // page up from now on; reads that took a pointer into the map before the
+  // copy was linked are waited for (a grace period over read calls, which are
+  // bounded) before the page is overwritten. Without readers that old, the
+  // checkpoint waits for nobody.
   uint64_t min_reader = readers_.MinSnapshot();
   std::vector<WriteOp> ops;
   ops.reserve(dirty.size());
+  bool copied = false;
   for (uint64_t pgno : dirty) {
-    pages_->PreserveBase(pgno, map_ + pgno * kPageSize, min_reader);
+    copied |= pages_->PreserveBase(pgno, map_ + pgno * kPageSize, min_reader);
     ops.push_back({pgno * kPageSize, pages_->FindLatest(pgno), kPageSize});
   }
+  if (copied) readers_.AwaitReadersBefore(readers_.BumpEpoch());
   Status s = main_->Write(ops);
   // 2. Durable main file (also covers the vectors written since the last checkpoint).
   if (s.ok()) s = main_->Sync();

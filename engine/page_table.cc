@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <functional>
+#include <chrono>
 #include <thread>
 
 namespace vdb {
@@ -78,20 +79,21 @@ void PageTable::Add(uint64_t pgno, uint64_t seq, const uint8_t* image) {
 
 std::vector<uint64_t> PageTable::DirtyPages() const { return {dirty_.begin(), dirty_.end()}; }
 
-void PageTable::PreserveBase(uint64_t pgno, const uint8_t* main_image, uint64_t min_reader_seq) {
+bool PageTable::PreserveBase(uint64_t pgno, const uint8_t* main_image, uint64_t min_reader_seq) {
   // Before the main file's copy changes: readers on the map fast path re-check this.
   base_writes_.fetch_add(1, std::memory_order_seq_cst);
   Slot* sl = SlotForWrite(pgno);
   PageVersion* tail = sl->head.load(std::memory_order_relaxed);
-  if (tail == nullptr) return;
+  if (tail == nullptr) return false;
   while (tail->next.load(std::memory_order_relaxed) != nullptr) tail = tail->next.load(std::memory_order_relaxed);
   // Readers older than the oldest version read the main file: keep its image.
-  if (tail->seq == 0 || min_reader_seq >= tail->seq) return;
+  if (tail->seq == 0 || min_reader_seq >= tail->seq) return false;
   auto* v = new PageVersion();
   v->seq = 0;
   std::memcpy(v->data, main_image, format::kPageSize);
   tail->next.store(v, std::memory_order_release);
   versions_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 void PageTable::MarkCheckpointed(uint64_t checkpoint_seq) {
@@ -193,6 +195,40 @@ uint64_t ReaderRegistry::MinSnapshot() const {
     m = std::min(m, s);
   }
   return m;
+}
+
+void ReaderRegistry::AwaitReadersBefore(uint64_t epoch) const {
+  for (int round = 0; MinEpoch() <= epoch; round++) {
+    if (round < 64)
+      std::this_thread::yield();
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(round < 256 ? 20 : 200));
+  }
+}
+
+namespace {
+// The registries of the read calls the current thread is inside, innermost
+// last (a search filter may itself read). Deeper nesting is only counted.
+constexpr int kHeldSlots = 8;
+thread_local const ReaderRegistry* t_held[kHeldSlots];
+thread_local int t_depth = 0;
+}  // namespace
+
+bool ReaderRegistry::HeldByThisThread() const {
+  if (t_depth > kHeldSlots) return true;  // unknown: assume so
+  for (int i = 0; i < t_depth; i++)
+    if (t_held[i] == this) return true;
+  return false;
+}
+
+ReaderGuard::ReaderGuard(ReaderRegistry* r) : reg_(r), slot_(r->Enter()) {
+  if (t_depth < kHeldSlots) t_held[t_depth] = r;
+  t_depth++;
+}
+
+ReaderGuard::~ReaderGuard() {
+  t_depth--;
+  reg_->Leave(slot_);
 }
 
 uint64_t ReaderRegistry::MinEpoch() const {

@@ -65,8 +65,11 @@ class PageTable {
   std::vector<uint64_t> DirtyPages() const;
   // Before the main file's copy of pgno is overwritten: if a reader with a
   // snapshot older than every version may still read the main file, keep a
-  // copy of main_image for it.
-  void PreserveBase(uint64_t pgno, const uint8_t* main_image, uint64_t min_reader_seq);
+  // copy of main_image for it. Returns true if it kept one. The copy serves
+  // Find calls from now on; a reader that already took a pointer into the
+  // map may still be reading it, so the caller must not overwrite the page
+  // before ReaderRegistry::AwaitReadersBefore(BumpEpoch()) returns.
+  bool PreserveBase(uint64_t pgno, const uint8_t* main_image, uint64_t min_reader_seq);
   // After the main file durably holds the newest version of every dirty page.
   void MarkCheckpointed(uint64_t checkpoint_seq);
   // Unlinks versions no reader can need (min_reader_seq: oldest active
@@ -157,6 +160,14 @@ class ReaderRegistry {
   uint64_t MinEpoch() const;
   // Writer: advances the epoch and returns the previous one.
   uint64_t BumpEpoch() { return epoch_.fetch_add(1, std::memory_order_seq_cst); }
+  // Writer: returns once every reader that started in an epoch <= epoch has
+  // left (an RCU grace period). Readers that start meanwhile do not hold it
+  // up. Read calls are bounded, so this waits at most for the longest read
+  // in progress.
+  void AwaitReadersBefore(uint64_t epoch) const;
+  // True if the calling thread is inside a read call registered here (a
+  // search filter runs inside one). Such a thread must not wait for readers.
+  bool HeldByThisThread() const;
 
  private:
   struct alignas(64) Entry {
@@ -171,8 +182,8 @@ class ReaderRegistry {
 // RAII registration of one reader.
 class ReaderGuard {
  public:
-  ReaderGuard(ReaderRegistry* r) : reg_(r), slot_(r->Enter()) {}
-  ~ReaderGuard() { reg_->Leave(slot_); }
+  ReaderGuard(ReaderRegistry* r);
+  ~ReaderGuard();
   void SetSnapshot(uint64_t seq) { reg_->SetSnapshot(slot_, seq); }
   ReaderGuard(const ReaderGuard&) = delete;
   ReaderGuard& operator=(const ReaderGuard&) = delete;

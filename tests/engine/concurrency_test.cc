@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -175,6 +179,112 @@ TEST(Concurrency, SnapshotSurvivesCheckpointUnderReader) {
   stop = true;
   reader.join();
   EXPECT_EQ(bad.load(), 0) << "first: " << first_bad;
+}
+
+// A search whose filter holds the read open until Release(): a read call in
+// progress, with its snapshot, for as long as a test needs one.
+class HeldRead {
+ public:
+  explicit HeldRead(Database* db) {
+    thread_ = std::thread([this, db] {
+      SearchOptions so;
+      so.k = 1;
+      so.exact = true;
+      so.filter = [this](uint32_t) {
+        std::unique_lock<std::mutex> l(mu_);
+        entered_ = true;
+        cv_.notify_all();
+        cv_.wait(l, [this] { return released_; });
+        return true;
+      };
+      auto r = db->Search(VersionVector(0), so);
+      ok_ = r.ok() && r->size() == 1 && (*r)[0].id == "a";
+    });
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [this] { return entered_; });
+  }
+  ~HeldRead() { Release(); }
+  // Lets the search finish; true if it returned record "a".
+  bool Release() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    return ok_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false, released_ = false;
+  bool ok_ = false;
+  std::thread thread_;
+};
+
+// A read that began before a commit may be reading pages of that commit's
+// predecessor straight from the map: the checkpoint must not overwrite them
+// in the file until that read has finished.
+TEST(Concurrency, CheckpointWaitsForAnOlderReadInProgress) {
+  TempDir dir;
+  auto db = Create(dir.File("w.vdb"));
+  ASSERT_TRUE(db->Put("a", VersionVector(1)).ok());
+  ASSERT_TRUE(db->Checkpoint().ok());  // the map holds every page; no versions chained
+  HeldRead read(db.get());             // snapshot: commit 1
+  ASSERT_TRUE(db->Put("a", VersionVector(2)).ok());
+  auto checkpoint = std::async(std::launch::async, [&] { return db->Checkpoint(); });
+  EXPECT_EQ(checkpoint.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
+      << "the checkpoint overwrote pages an older read in progress may be reading";
+  EXPECT_TRUE(read.Release());
+  EXPECT_TRUE(checkpoint.get().ok());
+  auto r = db->Get("a");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->vector, VersionVector(2));
+}
+
+// Readers of the newest state read no page the checkpoint changes from the
+// map: the checkpoint does not wait for them.
+TEST(Concurrency, CheckpointDoesNotWaitForReadsOfTheNewestState) {
+  TempDir dir;
+  auto db = Create(dir.File("n.vdb"));
+  ASSERT_TRUE(db->Put("a", VersionVector(1)).ok());
+  ASSERT_TRUE(db->Checkpoint().ok());
+  ASSERT_TRUE(db->Put("a", VersionVector(2)).ok());
+  HeldRead read(db.get());  // snapshot: commit 2, the newest
+  auto checkpoint = std::async(std::launch::async, [&] { return db->Checkpoint(); });
+  const bool finished = checkpoint.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  EXPECT_TRUE(finished) << "the checkpoint waited for a read of the newest state";
+  EXPECT_TRUE(read.Release());
+  EXPECT_TRUE(checkpoint.get().ok());
+}
+
+// A filter runs inside a read call; a write from it could wait for that very
+// read (through the checkpoint), so it is refused with a clear error.
+TEST(Concurrency, WriteFromInsideASearchFilterIsRefused) {
+  TempDir dir;
+  auto db = Create(dir.File("f.vdb"));
+  ASSERT_TRUE(db->Put("a", VersionVector(1)).ok());
+  Status put, checkpoint, close;
+  Result<Record> get = Status::NotFound("not called");
+  SearchOptions so;
+  so.exact = true;
+  so.filter = [&](uint32_t) {
+    put = db->Put("b", VersionVector(2));
+    checkpoint = db->Checkpoint();
+    close = db->Close();
+    get = db->Get("a");  // reading is fine
+    return true;
+  };
+  ASSERT_TRUE(db->Search(VersionVector(1), so).ok());
+  EXPECT_EQ(put.code(), Status::Code::kInvalidArgument) << put.ToString();
+  EXPECT_NE(put.ToString().find("search filter"), std::string::npos) << put.ToString();
+  EXPECT_EQ(checkpoint.code(), Status::Code::kInvalidArgument) << checkpoint.ToString();
+  EXPECT_EQ(close.code(), Status::Code::kInvalidArgument) << close.ToString();
+  EXPECT_TRUE(get.ok()) << get.status().ToString();
+  // Outside the filter, writes work as before.
+  EXPECT_TRUE(db->Put("b", VersionVector(2)).ok());
+  EXPECT_FALSE(db->Get("b").status().IsNotFound());
 }
 
 }  // namespace

@@ -134,6 +134,8 @@ struct SearchOptions {
   uint32_t ef = 0;        // HNSW ef_search; 0 = the database default
   int threads = 0;        // exact scan threads; 0 = OpenOptions::search_threads
   // Optional filter over slots, applied during the scan / graph traversal.
+  // It runs inside the read call: it may read this database, but a write,
+  // Checkpoint or Close on it from the filter returns InvalidArgument.
   std::function<bool(uint32_t slot)> filter;
 };
 
