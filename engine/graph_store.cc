@@ -136,10 +136,12 @@ MappedGraph<P>::MappedGraph(P pages, uint64_t map_pages, const MetaBody& meta, c
   page_count_ = std::min(meta.page_count, map_pages);
   // Extents past the one of the last slot in use are never addressed.
   const uint32_t used = limit_ == 0 ? 0 : ExtentOf(limit_ - 1).extent + 1;
+  vvalid_ = 0;
+  static_assert(kMaxExtents <= 64, "vvalid_ has one bit per extent");
   for (uint32_t k = used; k < kMaxExtents; k++) {
     gfirst_[k] = 0;
     gpages_[k] = 0;
-    vbase_[k] = nullptr;
+    vorigin_[k] = 0;
   }
   for (uint32_t k = 0; k < used; k++) {
     const uint64_t g = meta.graph_extents[k];
@@ -150,8 +152,51 @@ MappedGraph<P>::MappedGraph(P pages, uint64_t map_pages, const MetaBody& meta, c
     const uint64_t v = meta.vector_extents[k];
     const bool inside = v >= kFirstDataPage && v < page_count_ && VectorExtentPages(k, stride_) <= page_count_ - v;
     // Vector pages are never versioned: always the map.
-    vbase_[k] = inside ? pages.map + v * kPageSize : nullptr;
+    vorigin_[k] = inside ? reinterpret_cast<uintptr_t>(pages.map + v * kPageSize) - ExtentFirstSlot(k) * stride_ : 0;
+    if (inside) vvalid_ |= uint64_t{1} << k;
   }
+}
+
+template <typename P>
+const uint8_t* MappedGraph<P>::UpperList(const uint8_t* rec, int level, uint8_t* buf) const {
+  if (level < 1 || level > RecordLevel(rec)) return nullptr;
+  // The list of `level` in the upper heap: payload addressing, trailers skipped.
+  const uint64_t ref = GetU64(rec + kGraphOffUpperRef);
+  const uint32_t list = UpperListSize(m_);
+  if (list > UpperListSize(256)) return nullptr;  // M <= 256 (the header decoder's bound)
+  uint64_t pgno = ref / kPageSize;
+  uint64_t in = ref % kPageSize;
+  if (ref == 0 || in >= kPagePayload || pgno < kFirstDataPage) return nullptr;
+  const uint64_t pos = in + static_cast<uint64_t>(level - 1) * list;
+  pgno += pos / kPagePayload;
+  in = pos % kPagePayload;
+  if (in + list <= kPagePayload) return pgno < page_count_ ? pages_.Page(pgno) + in : nullptr;
+  for (size_t done = 0; done < list;) {
+    if (pgno >= page_count_) return nullptr;
+    const size_t n = std::min<size_t>(list - done, kPagePayload - in);
+    std::memcpy(buf + done, pages_.Page(pgno) + in, n);
+    done += n;
+    pgno++;
+    in = 0;
+  }
+  return buf;
+}
+
+template <typename P>
+const uint32_t* MappedGraph<P>::UpperView(const uint8_t* rec, int level, uint32_t* buf, uint32_t cap,
+                                          uint32_t* n) const {
+  uint8_t bytes[UpperListSize(256)];
+  const uint8_t* list = UpperList(rec, level, bytes);
+  *n = 0;
+  if (list == nullptr) return buf;
+  const uint32_t count = std::min({GetU32(list), m_, cap});
+  *n = count;
+  // In place when 4-aligned (little-endian u32s; state.cc asserts the host is).
+  if (list != bytes && reinterpret_cast<uintptr_t>(list) % alignof(uint32_t) == 0) {
+    return reinterpret_cast<const uint32_t*>(list + 4);
+  }
+  std::memcpy(buf, list + 4, static_cast<size_t>(count) * 4);
+  return buf;
 }
 
 template <typename P>
@@ -164,27 +209,11 @@ uint32_t MappedGraph<P>::Neighbors(uint32_t slot, int level, uint32_t* out, uint
     std::memcpy(out, rec + kGraphOffNeighbors, static_cast<size_t>(std::min(count, capacity)) * 4);
     return count;
   }
-  // The list of `level` in the upper heap: payload addressing, trailers skipped.
-  const uint64_t ref = GetU64(rec + kGraphOffUpperRef);
-  const uint32_t list = UpperListSize(m_);
-  uint8_t buf[UpperListSize(256)];  // M <= 256 (the header decoder's bound)
-  if (list > sizeof(buf)) return 0;
-  uint64_t pgno = ref / kPageSize;
-  uint64_t in = ref % kPageSize;
-  if (ref == 0 || in >= kPagePayload || pgno < kFirstDataPage) return 0;
-  const uint64_t pos = in + static_cast<uint64_t>(level - 1) * list;
-  pgno += pos / kPagePayload;
-  in = pos % kPagePayload;
-  for (size_t done = 0; done < list;) {
-    if (pgno >= page_count_) return 0;
-    const size_t n = std::min<size_t>(list - done, kPagePayload - in);
-    std::memcpy(buf + done, pages_.Page(pgno) + in, n);
-    done += n;
-    pgno++;
-    in = 0;
-  }
-  const uint32_t count = std::min<uint32_t>(GetU32(buf), m_);
-  std::memcpy(out, buf + 4, static_cast<size_t>(std::min(count, capacity)) * 4);
+  uint8_t buf[UpperListSize(256)];
+  const uint8_t* list = UpperList(rec, level, buf);
+  if (list == nullptr) return 0;
+  const uint32_t count = std::min<uint32_t>(GetU32(list), m_);
+  std::memcpy(out, list + 4, static_cast<size_t>(std::min(count, capacity)) * 4);
   return count;
 }
 

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -124,14 +125,17 @@ class MappedGraph final : public hnsw::GraphReader {
   uint32_t Neighbors(uint32_t slot, int level, uint32_t* out, uint32_t capacity) const override;
   const float* Vector(uint32_t slot) const override {
     if (slot >= limit_) return nullptr;
-    const format::ExtentPos ep = format::ExtentOf(slot);
-    const uint8_t* base = vbase_[ep.extent];
-    return base != nullptr ? reinterpret_cast<const float*>(base + ep.index * stride_) : nullptr;
+    const uint32_t k = ExtentIndex(slot);
+    if (((vvalid_ >> k) & 1) == 0) return nullptr;
+    return reinterpret_cast<const float*>(vorigin_[k] + uint64_t{slot} * stride_);
   }
   float InvNorm(uint32_t slot) const override {
     const uint8_t* rec = Record(slot);
     return rec != nullptr ? format::GetF32(rec + format::kGraphOffInvNorm) : 0.0f;
   }
+  // Whether the snapshot counts deleted nodes (meta deleted_count != 0); if
+  // not, IsDeleted is false for every slot (see hnsw::internal::SearchWith).
+  bool HasTombstones() const { return tombstones_; }
   // Without tombstones in the snapshot (deleted_count == 0) no flag is read.
   bool IsDeleted(uint32_t slot) const override {
     if (!tombstones_) return false;
@@ -150,11 +154,11 @@ class MappedGraph final : public hnsw::GraphReader {
       // Little-endian u32s (state.cc asserts the host is little-endian).
       return reinterpret_cast<const uint32_t*>(rec + format::kGraphOffNeighbors);
     }
-    const uint32_t count = Neighbors(slot, level, buf, cap);
-    *n = std::min(count, cap);
-    return buf;
+    return UpperView(rec, level, buf, cap, n);
   }
-  void PrefetchNode(uint32_t slot) const {
+  // Always inlined: GCC takes a function that only prefetches for one without
+  // side effects and deletes calls to it that it does not inline.
+  [[gnu::always_inline]] void PrefetchNode(uint32_t slot) const {
     const uint8_t* rec = Record(slot);
     if (rec == nullptr) return;
     const char* p = reinterpret_cast<const char*>(rec);
@@ -164,18 +168,32 @@ class MappedGraph final : public hnsw::GraphReader {
   }
 
  private:
+  // ListView for level > 0 of the node whose record is rec: in place when the
+  // list lies in one page's payload, else copied into buf.
+  const uint32_t* UpperView(const uint8_t* rec, int level, uint32_t* buf, uint32_t cap, uint32_t* n) const;
+  // The bytes of the list (u32 count, M u32 ids) of `level` >= 1 of the node
+  // whose record is rec, or nullptr if the node has no such level or the list
+  // is not inside the file; in place, or assembled in buf (UpperListSize(M)
+  // bytes) when it crosses a page's end.
+  const uint8_t* UpperList(const uint8_t* rec, int level, uint8_t* buf) const;
+  // format::ExtentOf(slot).extent in 32-bit arithmetic: the highest set bit
+  // of slot / kFirstExtentSlots + 1 (>= 1, so __builtin_clz is defined; one
+  // bsr, where std::countl_zero also handles 0).
+  static uint32_t ExtentIndex(uint32_t slot) {
+    return 31 - static_cast<uint32_t>(__builtin_clz(slot / format::kFirstExtentSlots + 1));
+  }
   // The layer-0 record of slot, or nullptr if it lies outside the graph region.
-  const uint8_t* Record(uint32_t slot) const {
+  [[gnu::always_inline]] const uint8_t* Record(uint32_t slot) const {
     if (slot >= limit_) return nullptr;
-    const format::ExtentPos ep = format::ExtentOf(slot);
-    const uint32_t idx = static_cast<uint32_t>(ep.index);
+    const uint32_t k = ExtentIndex(slot);
+    const uint32_t idx = slot - format::kFirstExtentSlots * ((uint32_t{1} << k) - 1);  // < 2^32
     // idx / per_page_ (exact for 32-bit idx: Lemire et al., "Faster remainder
     // by direct computation", 2019); div_magic_ == 0 means per_page_ == 1.
     const uint32_t pg = div_magic_ != 0
                             ? static_cast<uint32_t>((static_cast<unsigned __int128>(div_magic_) * idx) >> 64)
                             : idx;
-    if (pg >= gpages_[ep.extent]) return nullptr;
-    return pages_.Page(gfirst_[ep.extent] + pg) + static_cast<size_t>(idx - pg * per_page_) * rec_size_;
+    if (pg >= gpages_[k]) return nullptr;
+    return pages_.Page(gfirst_[k] + pg) + static_cast<size_t>(idx - pg * per_page_) * rec_size_;
   }
   static int RecordLevel(const uint8_t* rec) {
     if (rec == nullptr) return -1;
@@ -192,7 +210,11 @@ class MappedGraph final : public hnsw::GraphReader {
   uint64_t page_count_;  // pages readable: min(meta.page_count, map_pages)
   uint64_t gfirst_[format::kMaxExtents];
   uint64_t gpages_[format::kMaxExtents];  // pages of graph extent k inside the file; 0 = none
-  const uint8_t* vbase_[format::kMaxExtents];
+  // Vector extent k (when bit k of vvalid_ is set) holds slot s at
+  // vorigin_[k] + s * stride_: its base minus its first slot's offset,
+  // modulo 2^64, so that Vector needs no subtraction.
+  uint64_t vvalid_;
+  uintptr_t vorigin_[format::kMaxExtents];
 };
 
 // Runs HNSW searches over the graph of one reader's snapshot. While no page

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -55,7 +56,7 @@ class VisitedSet {
     touched_count_ = 0;
     if (bits_.size() < words) {
       bits_.resize(words, 0);
-      touched_.resize(words);
+      touched_.resize(words + 1);
     }
     limit_ = limit;
   }
@@ -63,10 +64,13 @@ class VisitedSet {
   // REQUIRES: slot < limit().
   [[gnu::always_inline]] bool TestAndSet(uint32_t slot) {
     uint64_t& w = bits_[slot >> 6];
+    const uint64_t old = w;
     const uint64_t m = uint64_t{1} << (slot & 63);
-    if (w & m) return true;
-    if (w == 0) touched_[touched_count_++] = slot >> 6;
-    w |= m;
+    if (old & m) return true;
+    // Without a branch: the word is recorded, and counted only if it was clear.
+    touched_[touched_count_] = slot >> 6;
+    touched_count_ += old == 0;
+    w = old | m;
     return false;
   }
   bool Test(uint32_t slot) const { return (bits_[slot >> 6] >> (slot & 63)) & 1; }
@@ -74,7 +78,8 @@ class VisitedSet {
  private:
   std::vector<uint64_t> bits_;
   // Invariant: touched_[0..touched_count_) are the distinct words made
-  // non-zero since Begin; touched_.size() == bits_.size().
+  // non-zero since Begin; touched_.size() == bits_.size() + 1 (TestAndSet
+  // writes touched_[touched_count_] before it knows whether to count it).
   std::vector<uint32_t> touched_;
   size_t touched_count_ = 0;
   uint32_t limit_ = 0;
@@ -89,6 +94,7 @@ struct Scratch {
   std::vector<Cand> layer_out;   // results of one layer, sorted
   std::vector<Cand> pool;        // heuristic input
   std::vector<Cand> selected;    // heuristic output
+  std::vector<Cand> beam;        // SearchLayerBeam's sorted array (kMaxBeam)
   std::vector<Cand> pruned;      // heuristic discards (keep_pruned_connections)
   std::vector<const float*> selected_vecs;
   std::vector<uint32_t> list;    // neighbour-list buffer for reads
@@ -102,7 +108,10 @@ struct Scratch {
       ids.resize(degree);
       vecs.resize(degree);
     }
+    if (beam.empty()) beam.resize(kMaxBeam);
   }
+  // Largest ef SearchLayerBeam handles (one bit per entry in a uint64_t).
+  static constexpr uint32_t kMaxBeam = 63;
 };
 // The calling thread's scratch.
 Scratch& ThreadScratch();
@@ -193,9 +202,35 @@ inline float NodeDistance(const GraphReader& g, const Params& p, uint32_t a, con
   return d == d ? d : kInf;  // NaN (overflowed inputs) sorts last
 }
 
-inline void PrefetchVector(const float* v, uint32_t lines) {
+// Prefetches the first `lines` (1..8) cache lines of v; unrolled (a loop cost
+// three instructions per line).
+[[gnu::always_inline]] inline void PrefetchVector(const float* v, uint32_t lines) {
   const char* p = reinterpret_cast<const char*>(v);
-  for (uint32_t i = 0; i < lines; ++i) _mm_prefetch(p + 64 * i, _MM_HINT_T0);
+  switch (lines) {
+    default:
+      _mm_prefetch(p + 448, _MM_HINT_T0);
+      [[fallthrough]];
+    case 7:
+      _mm_prefetch(p + 384, _MM_HINT_T0);
+      [[fallthrough]];
+    case 6:
+      _mm_prefetch(p + 320, _MM_HINT_T0);
+      [[fallthrough]];
+    case 5:
+      _mm_prefetch(p + 256, _MM_HINT_T0);
+      [[fallthrough]];
+    case 4:
+      _mm_prefetch(p + 192, _MM_HINT_T0);
+      [[fallthrough]];
+    case 3:
+      _mm_prefetch(p + 128, _MM_HINT_T0);
+      [[fallthrough]];
+    case 2:
+      _mm_prefetch(p + 64, _MM_HINT_T0);
+      [[fallthrough]];
+    case 1:
+      _mm_prefetch(p, _MM_HINT_T0);
+  }
 }
 
 // RAII hold of one slot's stripe in a LockTable (no-op without a table).
@@ -249,27 +284,30 @@ template <typename R>
 }
 
 template <typename R>
-void PrefetchNode(const R& g, uint32_t slot) {
+[[gnu::always_inline]] inline void PrefetchNode(const R& g, uint32_t slot) {
   if constexpr (requires { g.PrefetchNode(slot); }) g.PrefetchNode(slot);
 }
 
-// Distances of `count` (1..4) stored vectors to the query into out[0..count):
-// one four-row kernel call for two or more (the missing rows repeat the
-// last), the one-row kernel for one. NaN becomes kInf.
+// Distances of `count` (1..4) stored vectors to the query into out[0..count)
+// (out holds 4; with count >= 2 all 4 are written): one four-row kernel call
+// for two or more (the missing rows repeat the last), the one-row kernel for
+// one. NaN becomes kInf.
 template <typename R, typename QD>
 inline void DistanceGroup(const R& g, const QD& qd, const uint32_t* ids, const float* const* vecs,
                           uint32_t count, float* out) {
-  if (count >= 4) {
-    qd.Batch4(g, ids, vecs, out);
-  } else if (count >= 2) {
-    const uint32_t pid[4] = {ids[0], ids[1], ids[count - 1], ids[count - 1]};
-    const float* pv[4] = {vecs[0], vecs[1], vecs[count - 1], vecs[count - 1]};
-    qd.Batch4(g, pid, pv, out);
+  if (count >= 2) {
+    if (count >= 4) {
+      qd.Batch4(g, ids, vecs, out);
+    } else {
+      const uint32_t pid[4] = {ids[0], ids[1], ids[count - 1], ids[count - 1]};
+      const float* pv[4] = {vecs[0], vecs[1], vecs[count - 1], vecs[count - 1]};
+      qd.Batch4(g, pid, pv, out);
+    }
+    // minps(x, inf) is x, or inf where x is NaN (it returns the second operand).
+    _mm_storeu_ps(out, _mm_min_ps(_mm_loadu_ps(out), _mm_set1_ps(kInf)));
   } else {
     out[0] = qd(g, ids[0], vecs[0]);
-  }
-  for (uint32_t k = 0; k < count && k < 4; ++k) {
-    if (!(out[k] <= kInf)) out[k] = kInf;
+    if (!(out[0] <= kInf)) out[0] = kInf;
   }
 }
 
@@ -331,9 +369,12 @@ void SearchLayer(const R& g, const Params& p, const QD& qd, uint32_t ef, int lev
   const uint32_t lines = std::min<uint32_t>((p.dim * 4 + 63) / 64, 8);
   std::vector<Cand>& cands = s.candidates;
   std::vector<Cand>& res = s.results;
+  // Once ef nodes are held, a node is kept only if closer than the farthest.
+  bool full = res.size() >= ef;
+  float bound = full ? res.front().dist : kInf;
   while (!cands.empty()) {
     const Cand c = cands.front();
-    if (res.size() >= ef && c.dist > res.front().dist) break;
+    if (c.dist > bound && full) break;
     std::pop_heap(cands.begin(), cands.end(), ClosestOnTop());
     cands.pop_back();
     // The next expansion is probably the closest remaining candidate.
@@ -341,6 +382,8 @@ void SearchLayer(const R& g, const Params& p, const QD& qd, uint32_t ef, int lev
 
     uint32_t n;
     const uint32_t* list = ListOf(g, c.slot, level, s.list.data(), cap, locks, &n);
+    uint32_t* const ids = s.ids.data();
+    const float** const vecs = s.vecs.data();
     uint32_t m = 0;
     for (uint32_t i = 0; i < n; ++i) {
       const uint32_t id = list[i];
@@ -349,22 +392,22 @@ void SearchLayer(const R& g, const Params& p, const QD& qd, uint32_t ef, int lev
       if (v == nullptr) continue;
       _mm_prefetch(reinterpret_cast<const char*>(v), _MM_HINT_T0);
       if constexpr (QD::kUsesNode) PrefetchNode(g, id);
-      s.ids[m] = id;
-      s.vecs[m] = v;
+      ids[m] = id;
+      vecs[m] = v;
       ++m;
     }
     float dists[4];
-    for (uint32_t k = 0; k < 4 && k < m; ++k) PrefetchVector(s.vecs[k], lines);
+    for (uint32_t k = 0; k < 4 && k < m; ++k) PrefetchVector(vecs[k], lines);
     for (uint32_t j = 0; j < m; ++j) {
       // Four at a time; the next group's heads prefetched.
       const uint32_t in_group = j & 3;
       if (in_group == 0) {
-        for (uint32_t k = j + 4; k < j + 8 && k < m; ++k) PrefetchVector(s.vecs[k], lines);
-        DistanceGroup(g, qd, &s.ids[j], &s.vecs[j], std::min<uint32_t>(m - j, 4), dists);
+        for (uint32_t k = j + 4; k < j + 8 && k < m; ++k) PrefetchVector(vecs[k], lines);
+        DistanceGroup(g, qd, &ids[j], &vecs[j], std::min<uint32_t>(m - j, 4), dists);
       }
-      const uint32_t id = s.ids[j];
       const float d = dists[in_group];
-      if (res.size() < ef || d < res.front().dist) {
+      if (d < bound || !full) {
+        const uint32_t id = ids[j];
         cands.push_back({d, id});
         std::push_heap(cands.begin(), cands.end(), ClosestOnTop());
         if (accept(id)) {
@@ -374,10 +417,86 @@ void SearchLayer(const R& g, const Params& p, const QD& qd, uint32_t ef, int lev
             std::pop_heap(res.begin(), res.end(), FarthestOnTop());
             res.pop_back();
           }
+          full = res.size() >= ef;
+          if (full) bound = res.front().dist;
         }
       }
     }
   }
+}
+
+// SEARCH-LAYER (paper: Algorithm 2) on layer 0 for a query that accepts
+// every node, with the candidate and result sets of the paper held in one
+// array: the (at most ef) closest nodes seen, sorted by CloserThan, each
+// marked once expanded. The closest unexpanded entry is expanded next and the
+// search ends when none is left: the paper's order and stopping rule (a
+// candidate farther than the ef-th result is never expanded), without heaps.
+// Results can differ from SearchLayer's only where distances tie.
+// REQUIRES: 1 <= ef <= Scratch::kMaxBeam; s.Reserve done; s.visited begun
+// with limit <= g.SlotLimit() and entry marked.
+// Returns the number n of entries; s.beam[0..n) holds them, closest first.
+template <typename R, typename QD>
+uint32_t SearchLayerBeam(const R& g, const Params& p, const QD& qd, uint32_t ef, Cand entry, Scratch& s) {
+  const uint32_t cap = p.MaxDegree(0);
+  const uint32_t limit = s.visited.limit();
+  const uint32_t lines = std::min<uint32_t>((p.dim * 4 + 63) / 64, 8);
+  Cand* const beam = s.beam.data();
+  uint32_t* const ids = s.ids.data();
+  const float** const vecs = s.vecs.data();
+  beam[0] = entry;
+  uint32_t n = 1;
+  uint64_t done = 0;  // bit i: beam[i] expanded
+  bool full = ef == 1;  // n == ef
+  float bound = entry.dist;  // beam[n - 1].dist
+  for (;;) {
+    const uint64_t open = ~done & ((uint64_t{2} << (n - 1)) - 1);
+    if (open == 0) break;
+    const uint32_t at = static_cast<uint32_t>(std::countr_zero(open));
+    done |= uint64_t{1} << at;
+    const uint64_t rest = open & (open - 1);
+    if (rest != 0) PrefetchNode(g, beam[std::countr_zero(rest)].slot);
+
+    uint32_t count;
+    const uint32_t* list = ListOf(g, beam[at].slot, 0, s.list.data(), cap, nullptr, &count);
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      const uint32_t id = list[i];
+      if (id >= limit || s.visited.TestAndSet(id)) continue;
+      const float* v = g.Vector(id);
+      if (v == nullptr) continue;
+      _mm_prefetch(reinterpret_cast<const char*>(v), _MM_HINT_T0);
+      if constexpr (QD::kUsesNode) PrefetchNode(g, id);
+      ids[m] = id;
+      vecs[m] = v;
+      ++m;
+    }
+    float dists[4];
+    for (uint32_t k = 0; k < 4 && k < m; ++k) PrefetchVector(vecs[k], lines);
+    for (uint32_t j = 0; j < m; j += 4) {
+      for (uint32_t k = j + 4; k < j + 8 && k < m; ++k) PrefetchVector(vecs[k], lines);
+      const uint32_t group = std::min<uint32_t>(m - j, 4);
+      DistanceGroup(g, qd, &ids[j], &vecs[j], group, dists);
+      for (uint32_t k = 0; k < group; ++k) {
+        const Cand c{dists[k], ids[j + k]};
+        if (!(c.dist < bound) && full) continue;
+        // Insert in order; when full the last entry falls off.
+        uint32_t pos = n < ef ? n : n - 1;
+        while (pos > 0 && CloserThan(c, beam[pos - 1])) {
+          beam[pos] = beam[pos - 1];
+          --pos;
+        }
+        beam[pos] = c;
+        const uint64_t below = (uint64_t{1} << pos) - 1;
+        if (!full) {
+          ++n;
+          full = n == ef;
+        }
+        bound = beam[n - 1].dist;
+        done = ((done & below) | ((done & ~below) << 1)) & ((uint64_t{1} << n) - 1);
+      }
+    }
+  }
+  return n;
 }
 
 // Paper: Algorithm 5, K-NN-SEARCH, over the reader type R (see hnsw::Search
@@ -411,25 +530,38 @@ Status SearchWith(const R& g, const Params& p, const float* query, const SearchO
     const float n2 = kernels::NormSqr(query, p.dim);
     q_inv = n2 > 0.0f ? 1.0f / std::sqrt(n2) : 0.0f;
   }
+  // Every node is accepted when there is no filter and the store tells that
+  // it holds no tombstone (optional member `bool HasTombstones() const`).
+  bool accept_all = false;
+  if constexpr (requires { g.HasTombstones(); }) accept_all = options.filter.empty() && !g.HasTombstones();
+  const Cand* found = nullptr;
+  size_t found_count = 0;
   WithQuery(p, query, q_inv, [&](const auto& qd) {
     Cand cur{qd(g, ep, g.Vector(ep)), ep};
     if (!(cur.dist <= kInf)) cur.dist = kInf;
     cur = GreedyDescend(g, p, qd, cur, top, 0, nullptr, s);
     s.visited.Begin(limit);
     s.visited.TestAndSet(cur.slot);
+    if (accept_all && ef <= Scratch::kMaxBeam) {
+      found_count = SearchLayerBeam(g, p, qd, ef, cur, s);
+      found = s.beam.data();
+      return;
+    }
     s.candidates.clear();
     s.results.clear();
     s.candidates.push_back(cur);
     auto accept = [&](uint32_t id) { return !g.IsDeleted(id) && options.filter(id); };
     if (accept(cur.slot)) s.results.push_back(cur);
     SearchLayer(g, p, qd, ef, 0, nullptr, s, accept);
+    std::sort(s.results.begin(), s.results.end(), [](const Cand& a, const Cand& b) { return CloserThan(a, b); });
+    found = s.results.data();
+    found_count = s.results.size();
   });
 
-  std::sort(s.results.begin(), s.results.end(), [](const Cand& a, const Cand& b) { return CloserThan(a, b); });
-  const size_t n = std::min<size_t>(options.k, s.results.size());
+  const size_t n = std::min<size_t>(options.k, found_count);
   out->resize(n);
   for (size_t i = 0; i < n; ++i) {
-    const Cand& c = s.results[i];
+    const Cand& c = found[i];
     float score = c.dist;
     if (p.metric == Metric::kCosine) score = 1.0f - c.dist;
     if (p.metric == Metric::kDot) score = -c.dist;

@@ -43,8 +43,10 @@ namespace simd {
 // The four-row kernels share one loop; Lane is the per-lane step
 // (acc + (v - q)^2 for L2, acc + v * q for dot).
 struct L2Lane {
+  // q - v (not v - q, the same square): the row is subtrahend, so its load
+  // folds into the subtraction.
   VDB_TARGET_AVX2 static __m256 Step(__m256 v, __m256 q, __m256 acc) {
-    const __m256 d = _mm256_sub_ps(v, q);
+    const __m256 d = _mm256_sub_ps(q, v);
     return _mm256_fmadd_ps(d, d, acc);
   }
 };
