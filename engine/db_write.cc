@@ -221,6 +221,13 @@ Status DbImpl::CommitLocked(WriteTxn& txn, uint64_t* seq_out) {
   last_seq_ = seq;
   meta_ = m;
   for (auto& [pgno, buf] : txn.dirty()) pages_->Add(pgno, seq, buf->data);
+  if (pages_->PruneDue()) {
+    // Versions superseded before the oldest snapshot a reader holds or can
+    // still take. The visible commit is loaded first: a reader registering
+    // after the registry scan takes a snapshot at least that new.
+    const uint64_t visible = LoadSnapshot()->seq;
+    pages_->Prune(std::min(visible, readers_.MinSnapshot()), &readers_);
+  }
   for (uint32_t slot : txn.freed()) free_seq_[slot] = seq;
   {
     std::lock_guard<std::mutex> l(staged_mu_);

@@ -40,6 +40,70 @@ PageTable::~PageTable() {
       v = n;
     }
   }
+  for (PageVersion* v : spare_) delete v;
+}
+
+PageVersion* PageTable::NewVersion() {
+  if (spare_.empty()) return new PageVersion;  // default-initialized: data is not zero-filled
+  PageVersion* v = spare_.back();
+  spare_.pop_back();
+  spare_count_.store(spare_.size(), std::memory_order_relaxed);
+  v->next.store(nullptr, std::memory_order_relaxed);
+  return v;
+}
+
+void PageTable::Retire(const std::vector<PageVersion*>& chains, ReaderRegistry* readers) {
+  if (chains.empty()) return;
+  // Readers that entered before this bump may still be walking the chains.
+  const uint64_t tag = readers->BumpEpoch();
+  for (PageVersion* v : chains) retired_.push_back({v, tag});
+}
+
+void PageTable::Reclaim(ReaderRegistry* readers) {
+  if (retired_.empty()) return;
+  const uint64_t min_epoch = readers->MinEpoch();
+  size_t keep = 0;
+  for (auto& r : retired_) {
+    if (r.epoch < min_epoch) {
+      PageVersion* v = r.v;
+      while (v != nullptr) {
+        PageVersion* n = v->next.load(std::memory_order_relaxed);
+        if (spare_.size() < kMaxSpare)
+          spare_.push_back(v);
+        else
+          delete v;
+        versions_.fetch_sub(1, std::memory_order_relaxed);
+        v = n;
+      }
+    } else {
+      retired_[keep++] = r;
+    }
+  }
+  retired_.resize(keep);
+  spare_count_.store(spare_.size(), std::memory_order_relaxed);
+}
+
+void PageTable::Prune(uint64_t min_needed_seq, ReaderRegistry* readers) {
+  std::vector<PageVersion*> cut;
+  for (uint64_t pgno : touched_) {
+    Slot* sl = SlotFor(pgno);
+    if (sl == nullptr) continue;
+    // A version is needed by snapshots from its seq up to the next newer
+    // version's; every snapshot a reader holds or can take is >= min_needed_seq,
+    // so what lies behind the newest version with seq <= min_needed_seq is
+    // needed by none.
+    PageVersion* v = sl->head.load(std::memory_order_relaxed);
+    while (v != nullptr && v->seq > min_needed_seq) v = v->next.load(std::memory_order_relaxed);
+    if (v == nullptr) continue;
+    PageVersion* rest = v->next.load(std::memory_order_relaxed);
+    if (rest == nullptr) continue;
+    v->next.store(nullptr, std::memory_order_release);
+    cut.push_back(rest);
+  }
+  touched_.clear();
+  added_since_prune_ = 0;
+  Retire(cut, readers);
+  Reclaim(readers);
 }
 
 PageTable::Slot* PageTable::SlotForWrite(uint64_t pgno) {
@@ -67,7 +131,7 @@ const uint8_t* PageTable::FindLatest(uint64_t pgno) const {
 
 void PageTable::Add(uint64_t pgno, uint64_t seq, const uint8_t* image) {
   Slot* sl = SlotForWrite(pgno);
-  auto* v = new PageVersion();
+  PageVersion* v = NewVersion();
   v->seq = seq;
   std::memcpy(v->data, image, format::kPageSize);
   v->next.store(sl->head.load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -75,6 +139,8 @@ void PageTable::Add(uint64_t pgno, uint64_t seq, const uint8_t* image) {
   versions_.fetch_add(1, std::memory_order_relaxed);
   dirty_.insert(pgno);
   if (chained_.insert(pgno).second) chained_count_.store(chained_.size(), std::memory_order_seq_cst);
+  touched_.push_back(pgno);
+  added_since_prune_++;
 }
 
 std::vector<uint64_t> PageTable::DirtyPages() const { return {dirty_.begin(), dirty_.end()}; }
@@ -88,7 +154,7 @@ bool PageTable::PreserveBase(uint64_t pgno, const uint8_t* main_image, uint64_t 
   while (tail->next.load(std::memory_order_relaxed) != nullptr) tail = tail->next.load(std::memory_order_relaxed);
   // Readers older than the oldest version read the main file: keep its image.
   if (tail->seq == 0 || min_reader_seq >= tail->seq) return false;
-  auto* v = new PageVersion();
+  PageVersion* v = NewVersion();
   v->seq = 0;
   std::memcpy(v->data, main_image, format::kPageSize);
   tail->next.store(v, std::memory_order_release);
@@ -139,26 +205,8 @@ void PageTable::Trim(uint64_t min_reader_seq, ReaderRegistry* readers) {
       ++it;
   }
   chained_count_.store(chained_.size(), std::memory_order_seq_cst);
-  if (!cut.empty()) {
-    uint64_t tag = readers->BumpEpoch();
-    for (PageVersion* v : cut) retired_.push_back({v, tag});
-  }
-  uint64_t min_epoch = readers->MinEpoch();
-  size_t keep = 0;
-  for (auto& r : retired_) {
-    if (r.epoch < min_epoch) {
-      PageVersion* v = r.v;
-      while (v != nullptr) {
-        PageVersion* n = v->next.load(std::memory_order_relaxed);
-        delete v;
-        versions_.fetch_sub(1, std::memory_order_relaxed);
-        v = n;
-      }
-    } else {
-      retired_[keep++] = r;
-    }
-  }
-  retired_.resize(keep);
+  Retire(cut, readers);
+  Reclaim(readers);
 }
 
 size_t ReaderRegistry::Enter() {
@@ -220,6 +268,13 @@ bool ReaderRegistry::HeldByThisThread() const {
     if (t_held[i] == this) return true;
   return false;
 }
+
+ReadScope::ReadScope(const ReaderRegistry* r) {
+  if (t_depth < kHeldSlots) t_held[t_depth] = r;
+  t_depth++;
+}
+
+ReadScope::~ReadScope() { t_depth--; }
 
 ReaderGuard::ReaderGuard(ReaderRegistry* r) : reg_(r), slot_(r->Enter()) {
   if (t_depth < kHeldSlots) t_held[t_depth] = r;

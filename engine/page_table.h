@@ -9,10 +9,15 @@
 // version is chained (then the file holds the page as of s). So readers see exactly the state as of s, are never
 // blocked, and never see a page the writer is in the middle of changing.
 //
-// Thread-safety: Lookup/ReadPage are lock-free and may run concurrently with
-// one writer (Add/Checkpoint*/Trim are writer-only, externally serialized).
-// Memory of unlinked versions is reclaimed only once no reader that started
-// before the unlink is still active (epoch-based reclamation).
+// A version a newer one supersedes is dropped once no reader can need it:
+// between checkpoints by Prune (every few hundred added versions), and at a
+// checkpoint by Trim. So a page changed by many commits keeps a short chain.
+//
+// Thread-safety: Find/FindLatest are lock-free and may run concurrently with
+// one writer (Add/PreserveBase/MarkCheckpointed/Prune/Trim are writer-only,
+// externally serialized). Memory of unlinked versions is reused or freed only
+// once no reader that started before the unlink is still active (epoch-based
+// reclamation).
 #pragma once
 
 #include <atomic>
@@ -29,7 +34,7 @@ namespace vdb {
 struct PageVersion {
   uint64_t seq = 0;  // commit that wrote this image; 0 = copy of the main file kept for old readers
   std::atomic<PageVersion*> next{nullptr};  // older version
-  alignas(64) uint8_t data[format::kPageSize];
+  alignas(64) uint8_t data[format::kPageSize];  // left uninitialized until the writer fills it
 };
 
 class ReaderRegistry;
@@ -61,6 +66,16 @@ class PageTable {
   // Writer: publishes image as the version of pgno at commit seq.
   void Add(uint64_t pgno, uint64_t seq, const uint8_t* image);
 
+  // True once enough versions were added since the last Prune that one is
+  // worth its cost (two scans of the reader registry).
+  bool PruneDue() const { return added_since_prune_ >= kPruneEvery; }
+  // Writer: unlinks, on every page added to since the last Prune, the
+  // versions older than the newest one with seq <= min_needed_seq, and
+  // reclaims memory that is safe to reclaim. min_needed_seq must be at most
+  // the oldest snapshot any reader holds or can still take: the minimum of
+  // the visible commit (loaded first) and ReaderRegistry::MinSnapshot().
+  void Prune(uint64_t min_needed_seq, ReaderRegistry* readers);
+
   // Checkpoint support. Pages with versions newer than the main file:
   std::vector<uint64_t> DirtyPages() const;
   // Before the main file's copy of pgno is overwritten: if a reader with a
@@ -75,8 +90,14 @@ class PageTable {
   // Unlinks versions no reader can need (min_reader_seq: oldest active
   // snapshot; UINT64_MAX when none) and frees memory that is safe to free.
   void Trim(uint64_t min_reader_seq, ReaderRegistry* readers);
+  // Versions linked or waiting for reclamation (not the spare ones).
   size_t version_count() const { return versions_.load(std::memory_order_relaxed); }
-  size_t bytes() const { return version_count() * sizeof(PageVersion); }
+  // Memory held in versions, spare ones included.
+  size_t bytes() const {
+    return (version_count() + spare_count_.load(std::memory_order_relaxed)) * sizeof(PageVersion);
+  }
+  // Reclaimed versions kept for reuse (writer's view).
+  size_t spare_count() const { return spare_count_.load(std::memory_order_relaxed); }
 
  private:
   struct Slot {
@@ -99,6 +120,17 @@ class PageTable {
   };
   Slot* SlotFor(uint64_t pgno) const;
   Slot* SlotForWrite(uint64_t pgno);
+  // A version to fill: a spare one (no reader can hold it) or a new one.
+  PageVersion* NewVersion();
+  // Queues the chain starting at v for reclamation after the readers that
+  // may hold it have left.
+  void Retire(const std::vector<PageVersion*>& chains, ReaderRegistry* readers);
+  // Reuses or frees retired chains no active reader can hold.
+  void Reclaim(ReaderRegistry* readers);
+
+  static constexpr size_t kPruneEvery = 256;  // added versions between Prune calls
+  // Spare versions kept for reuse at most (about 8 MiB); more are freed.
+  static constexpr size_t kMaxSpare = 2048;
 
   uint64_t max_pages_;
   std::unique_ptr<std::atomic<Dir*>[]> top_;
@@ -110,6 +142,12 @@ class PageTable {
     uint64_t epoch;
   };
   std::vector<Retired> retired_;  // writer-only
+  // Reclaimed versions for NewVersion; writer-only. Invariant: no reader
+  // holds a pointer into any of them.
+  std::vector<PageVersion*> spare_;
+  std::atomic<size_t> spare_count_{0};  // spare_.size()
+  std::vector<uint64_t> touched_;       // pages added to since the last Prune (may repeat); writer-only
+  size_t added_since_prune_ = 0;        // writer-only
   std::atomic<size_t> versions_{0};
   // Invariant: chained_count_ == chained_.size() whenever the writer is not
   // inside Add/Trim.
@@ -180,6 +218,17 @@ class ReaderRegistry {
 };
 
 // RAII registration of one reader.
+// Marks the calling thread as working inside a read call of a registry
+// (without registering a snapshot): a worker thread of a multi-threaded scan
+// that calls the caller's search filter. HeldByThisThread is then true.
+class ReadScope {
+ public:
+  explicit ReadScope(const ReaderRegistry* r);
+  ~ReadScope();
+  ReadScope(const ReadScope&) = delete;
+  ReadScope& operator=(const ReadScope&) = delete;
+};
+
 class ReaderGuard {
  public:
   ReaderGuard(ReaderRegistry* r);

@@ -20,12 +20,15 @@ class WriteTxn;
 // The writer's graph inside a transaction.
 //
 // Storage: flat per-slot arrays (sized by Reserve, indexed by slot) hold each
-// touched slot's level, vector pointer and inverse norm, and a pointer to its
-// decoded node (flags and neighbour lists in one allocation). A slot is
-// decoded from the pages the first time any method touches it and published
-// with a compare-and-swap, so readers take no lock: after the first touch,
-// Level, Vector and InvNorm are one array load each and Neighbors two loads
-// and a copy. A node's vector pointer is resolved once, when it is decoded.
+// touched slot's level and inverse norm, and a 16-byte entry with its vector
+// pointer and a pointer to its decoded node (flags and neighbour lists in one
+// allocation). A slot is decoded from the pages the first time any method
+// touches it and published with a compare-and-swap, so readers take no lock:
+// after the first touch, Level, Vector and InvNorm are one array load each
+// and Neighbors two loads and a copy. A search reads a slot's vector before
+// it expands the slot, so Vector, whose load brings the node pointer into
+// cache with it, also prefetches the node's layer-0 list. A node's vector
+// pointer is resolved once, when it is decoded.
 //
 // Thread-safety: honours hnsw::GraphWriter's concurrency contract. Reader
 // methods and SetNeighbors of distinct slots may run concurrently; AddNode
@@ -90,6 +93,13 @@ class TxnGraph final : public hnsw::GraphWriter {
   size_t ListWords(int level) const;
   // A node of `level` with empty lists, from the arena (thread-safe).
   Node* NewNode(int level) const;
+  // bytes from the arena at an `align`-byte boundary (thread-safe).
+  void* ArenaAlloc(size_t bytes, size_t align) const;
+  // v itself if it is 64-byte aligned, else a 64-byte aligned copy of its
+  // dim floats in the arena. The vectors a transaction puts are heap copies
+  // aligned to 16 only; the distance kernels load 64-byte aligned rows, and
+  // the search prefetches whole rows, faster.
+  const float* AlignedCopy(const float* v) const;
   static uint32_t* Words(Node* n) { return reinterpret_cast<uint32_t*>(n + 1); }
   uint32_t* List(Node* n, int level) const;
   // The published node of slot, decoding it on first use; nullptr if slot is
@@ -108,12 +118,17 @@ class TxnGraph final : public hnsw::GraphWriter {
   WriteTxn* txn_;
   hnsw::Params params_;
   uint32_t m_, m0_;
+  // A slot's node and vector pointers, side by side so that one cache line
+  // serves the vector lookup and the list lookup of a slot.
+  struct alignas(16) SlotRef {
+    Node* node;
+    const float* vec;
+  };
   // Per-slot arrays of cap_ entries (calloc'ed: untouched pages stay
   // unmapped), accessed through std::atomic_ref. Only Reserve and Clear
   // replace or reset them.
   uint32_t cap_ = 0;
-  Node** nodes_ = nullptr;
-  const float** vecs_ = nullptr;
+  SlotRef* refs_ = nullptr;
   float* inv_norms_ = nullptr;
   int8_t* levels_ = nullptr;
   // Node arena: nodes are bump-allocated from blocks_ (better locality than
