@@ -236,6 +236,17 @@ Result<std::vector<std::vector<SearchHit>>> DbImpl::SearchImpl(std::span<const f
   const kernels::ScanMetric metric = ScanMetricOf(header_.metric);
   int threads = opts.threads > 0 ? opts.threads : std::max(1, opts_.search_threads);
   const std::function<bool(uint32_t)>* filter = opts.filter ? &opts.filter : nullptr;
+  // Scan workers call the filter on their own threads: mark them as inside
+  // this read, so a write from the filter is refused there too (it could
+  // otherwise wait, through a checkpoint, for the read it runs in).
+  std::function<bool(uint32_t)> scoped_filter;
+  if (filter != nullptr && threads > 1) {
+    scoped_filter = [this, &opts](uint32_t slot) {
+      ReadScope in_read(&readers_);
+      return opts.filter(slot);
+    };
+    filter = &scoped_filter;
+  }
   std::vector<std::vector<kernels::ScanHit>> raw;
   if (nq == 1) {
     raw.push_back(kernels::ExactTopK(blocks, queries.data(), dim, metric, opts.k, threads, filter));

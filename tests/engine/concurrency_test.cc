@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -285,6 +286,39 @@ TEST(Concurrency, WriteFromInsideASearchFilterIsRefused) {
   // Outside the filter, writes work as before.
   EXPECT_TRUE(db->Put("b", VersionVector(2)).ok());
   EXPECT_FALSE(db->Get("b").status().IsNotFound());
+}
+
+// A multi-threaded exact scan calls the filter on its worker threads too: a
+// write from there is refused the same way.
+TEST(Concurrency, WriteFromAScanWorkersFilterIsRefused) {
+  TempDir dir;
+  CreateOptions c;
+  c.dim = 4096;  // 512+ records of 4096 floats: enough work for two scan threads
+  c.metric = Metric::kL2;
+  OpenOptions o;
+  o.index_batch = 1022;  // stay on the unindexed list: no HNSW build needed
+  auto created = Database::Create(dir.File("t.vdb"), c, o);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  auto db = std::move(*created);
+  for (int b = 0; b < 3; b++) {
+    WriteBatch batch;
+    for (int i = 0; i < 200; i++) batch.Put("r" + std::to_string(b * 200 + i), std::vector<float>(c.dim, float(i)));
+    ASSERT_TRUE(db->Write(batch).ok());
+  }
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  std::vector<Status> puts;
+  SearchOptions so;
+  so.exact = true;
+  so.threads = 2;
+  so.filter = [&](uint32_t slot) {
+    std::lock_guard<std::mutex> l(mu);
+    if (threads.insert(std::this_thread::get_id()).second) puts.push_back(db->Put("x" + std::to_string(slot), std::vector<float>(c.dim, 1.0f)));
+    return true;
+  };
+  ASSERT_TRUE(db->Search(std::vector<float>(c.dim, 0.0f), so).ok());
+  ASSERT_EQ(threads.size(), 2u) << "the scan did not run on two threads";
+  for (const Status& s : puts) EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
 }
 
 }  // namespace
