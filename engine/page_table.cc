@@ -276,15 +276,9 @@ ReadScope::ReadScope(const ReaderRegistry* r) {
 
 ReadScope::~ReadScope() { t_depth--; }
 
-ReaderGuard::ReaderGuard(ReaderRegistry* r) : reg_(r), slot_(r->Enter()) {
-  if (t_depth < kHeldSlots) t_held[t_depth] = r;
-  t_depth++;
-}
+ReaderGuard::ReaderGuard(ReaderRegistry* r) : reg_(r), slot_(r->Enter()), scope_(r) {}
 
-ReaderGuard::~ReaderGuard() {
-  t_depth--;
-  reg_->Leave(slot_);
-}
+ReaderGuard::~ReaderGuard() { reg_->Leave(slot_); }
 
 uint64_t ReaderRegistry::MinEpoch() const {
   uint64_t m = kIdle;

@@ -231,7 +231,7 @@ class ReadScope {
 
 class ReaderGuard {
  public:
-  ReaderGuard(ReaderRegistry* r);
+  explicit ReaderGuard(ReaderRegistry* r);
   ~ReaderGuard();
   void SetSnapshot(uint64_t seq) { reg_->SetSnapshot(slot_, seq); }
   ReaderGuard(const ReaderGuard&) = delete;
@@ -240,6 +240,7 @@ class ReaderGuard {
  private:
   ReaderRegistry* reg_;
   size_t slot_;
+  ReadScope scope_;  // HeldByThisThread() while registered
 };
 
 }  // namespace vdb

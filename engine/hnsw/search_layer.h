@@ -351,6 +351,32 @@ Cand GreedyDescend(const R& g, const Params& p, const QD& qd, Cand cur,
   return cur;
 }
 
+// The expansion step shared by SearchLayer and SearchLayerBeam: marks the
+// neighbours in list[0..n) visited and gathers the unvisited ones with a
+// vector into s.ids / s.vecs (first line of each vector prefetched, and the
+// node's record when the metric reads it), then prefetches the first group
+// of four rows (`lines` lines each). Returns their number.
+template <typename QD, typename R>
+[[gnu::always_inline]] inline uint32_t GatherUnvisited(const R& g, const uint32_t* list, uint32_t n, uint32_t limit,
+                                                       uint32_t lines, Scratch& s) {
+  uint32_t* const ids = s.ids.data();
+  const float** const vecs = s.vecs.data();
+  uint32_t m = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t id = list[i];
+    if (id >= limit || s.visited.TestAndSet(id)) continue;
+    const float* v = g.Vector(id);
+    if (v == nullptr) continue;
+    _mm_prefetch(reinterpret_cast<const char*>(v), _MM_HINT_T0);
+    if constexpr (QD::kUsesNode) PrefetchNode(g, id);
+    ids[m] = id;
+    vecs[m] = v;
+    ++m;
+  }
+  for (uint32_t k = 0; k < 4 && k < m; ++k) PrefetchVector(vecs[k], lines);
+  return m;
+}
+
 // Paper: Algorithm 2, SEARCH-LAYER, with hnswlib's handling of excluded
 // nodes: nodes failing `accept` are expanded but not kept, and the search
 // goes on until ef accepted nodes are held and no candidate is closer than
@@ -384,20 +410,8 @@ void SearchLayer(const R& g, const Params& p, const QD& qd, uint32_t ef, int lev
     const uint32_t* list = ListOf(g, c.slot, level, s.list.data(), cap, locks, &n);
     uint32_t* const ids = s.ids.data();
     const float** const vecs = s.vecs.data();
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      const uint32_t id = list[i];
-      if (id >= limit || s.visited.TestAndSet(id)) continue;
-      const float* v = g.Vector(id);
-      if (v == nullptr) continue;
-      _mm_prefetch(reinterpret_cast<const char*>(v), _MM_HINT_T0);
-      if constexpr (QD::kUsesNode) PrefetchNode(g, id);
-      ids[m] = id;
-      vecs[m] = v;
-      ++m;
-    }
+    const uint32_t m = GatherUnvisited<QD>(g, list, n, limit, lines, s);
     float dists[4];
-    for (uint32_t k = 0; k < 4 && k < m; ++k) PrefetchVector(vecs[k], lines);
     for (uint32_t j = 0; j < m; ++j) {
       // Four at a time; the next group's heads prefetched.
       const uint32_t in_group = j & 3;
@@ -458,20 +472,8 @@ uint32_t SearchLayerBeam(const R& g, const Params& p, const QD& qd, uint32_t ef,
 
     uint32_t count;
     const uint32_t* list = ListOf(g, beam[at].slot, 0, s.list.data(), cap, nullptr, &count);
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < count; ++i) {
-      const uint32_t id = list[i];
-      if (id >= limit || s.visited.TestAndSet(id)) continue;
-      const float* v = g.Vector(id);
-      if (v == nullptr) continue;
-      _mm_prefetch(reinterpret_cast<const char*>(v), _MM_HINT_T0);
-      if constexpr (QD::kUsesNode) PrefetchNode(g, id);
-      ids[m] = id;
-      vecs[m] = v;
-      ++m;
-    }
+    const uint32_t m = GatherUnvisited<QD>(g, list, count, limit, lines, s);
     float dists[4];
-    for (uint32_t k = 0; k < 4 && k < m; ++k) PrefetchVector(vecs[k], lines);
     for (uint32_t j = 0; j < m; j += 4) {
       for (uint32_t k = j + 4; k < j + 8 && k < m; ++k) PrefetchVector(vecs[k], lines);
       const uint32_t group = std::min<uint32_t>(m - j, 4);
