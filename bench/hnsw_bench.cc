@@ -8,14 +8,15 @@
 //          Database::Search from the memory map), hnswlib, faiss. Passes of
 //          the libraries are interleaved so machine load hits all alike.
 //  build   insert rate per build thread count: vdb-file (SyncMode::kFull,
-//          Write of --batch records each) vs hnswlib and vdb-mem in memory.
+//          Write of --batch records each) vs hnswlib and vdb-mem in memory;
+//          with --build-reps R, R alternating rounds and their medians.
 //  big     clustered synthetic vectors (--big-n x 128, files cached in
 //          --cache-dir): open-to-first-result of a vdb file vs hnswlib's
 //          loadIndex + first searchKnn, and resident memory while serving
 //          --big-queries queries, each engine in a fresh child process.
 //
 //   hnsw_bench [--quick] [--parts recall,build,big] [--dataset siftsmall|fashion-mnist|all]
-//              [--n ROWS] [--queries Q] [--threads T] [--build-threads 1,2] [--batch B]
+//              [--n ROWS] [--queries Q] [--threads T] [--build-threads 1,2] [--build-reps R] [--batch B]
 //              [--m M] [--ef-construction EFC] [--min-time S] [--out DIR] [--dir DIR]
 //              [--big-n N] [--big-queries Q] [--big-ef EF] [--cache-dir DIR]
 //
@@ -98,6 +99,7 @@ struct Options {
   size_t queries = 0;  // 0: all queries
   int threads = 1;     // build threads of the recall part
   std::vector<int> build_threads = {1, 2};
+  int build_reps = 1;  // builds per engine and thread count (medians reported)
   size_t batch = 1000;
   uint32_t m = 16;
   uint32_t efc = 200;
@@ -259,8 +261,12 @@ struct ScratchDb {
 };
 
 // The product: rows written durably in WriteBatches (row number = id), the
-// database closed and reopened, then searched from the mapped file.
-Engine MakeVdbFile(const Data& d, const Options& o, int threads, bool searchable) {
+// database closed and reopened, then searched from the mapped file. The
+// batches are built first; the timed build either submits them pipelined
+// (Database::Submit, each batch linking while the previous one's log write
+// is synced, as `vdb import` does) and ends when Wait for the last returns,
+// or (pipelined = false) calls Write per batch, each waiting for its sync.
+Engine MakeVdbFile(const Data& d, const Options& o, int threads, bool searchable, bool pipelined = true) {
   Engine e{"vdb-file", threads};
   auto s = std::make_shared<ScratchDb>();
   s->path = o.dir + "/hnsw_bench_" + d.name + ".vdb";
@@ -278,17 +284,27 @@ Engine MakeVdbFile(const Data& d, const Options& o, int threads, bool searchable
   auto created = vdb::Database::Create(s->path, co, oo);
   if (!created.ok()) Die("create " + s->path + ": " + created.status().ToString());
   s->db = std::move(*created);
-  double write_s = 0;
+  std::vector<vdb::WriteBatch> batches;  // built outside the timed region
   for (size_t b0 = 0; b0 < d.n; b0 += o.batch) {
-    vdb::WriteBatch b;  // built outside the timed region
+    vdb::WriteBatch& b = batches.emplace_back();
     for (size_t i = b0; i < std::min(d.n, b0 + o.batch); ++i) {
       b.Put(std::to_string(i), std::vector<float>(&d.base[i * d.dim], &d.base[(i + 1) * d.dim]));
     }
-    const auto t0 = Clock::now();
-    Check(s->db->Write(b), "vdb-file write");
-    write_s += Seconds(t0, Clock::now());
   }
-  e.build_s = write_s;
+  const auto t0 = Clock::now();
+  if (pipelined) {
+    uint64_t last = 0;
+    for (const vdb::WriteBatch& b : batches) {
+      auto seq = s->db->Submit(b);
+      if (!seq.ok()) Die("vdb-file submit: " + seq.status().ToString());
+      last = *seq;
+    }
+    Check(s->db->Wait(last), "vdb-file wait");
+  } else {
+    for (const vdb::WriteBatch& b : batches) Check(s->db->Write(b), "vdb-file write");
+  }
+  e.build_s = Seconds(t0, Clock::now());
+  batches.clear();
   const auto c0 = Clock::now();
   Check(s->db->Close(), "close " + s->path);
   e.close_s = Seconds(c0, Clock::now());
@@ -461,19 +477,41 @@ struct BuildRow {
   std::string dataset;
   size_t n;
   int threads;
-  double file_s, file_close_s, mem_s, hnswlib_s;
+  double file_s, file_close_s, mem_s, hnswlib_s;  // medians over the repetitions
+  double file_write_s = 0;  // vdb-file with Write per batch (each waits for its sync)
+  int reps = 1;
+  // file/hnswlib per repetition (the two builds ran back to back): median, range.
+  double ratio_med = 0, ratio_min = 0, ratio_max = 0;
 };
 
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
+
 void ReportBuild(const Options& o, const std::vector<BuildRow>& rows) {
-  std::printf("\n== build: inserts/s; vdb-file durable (SyncMode::kFull, WriteBatch of %zu, time inside Write), "
-              "vdb-mem and hnswlib in memory; M %u, ef_construction %u\n", o.batch, o.m, o.efc);
-  std::printf("%-14s %7s %7s | %10s %10s | %10s %10s | %14s %13s\n", "dataset", "rows", "threads", "vdb-file",
-              "close s", "vdb-mem", "hnswlib", "file/hnswlib", "file/vdb-mem");
+  std::printf("\n== build: inserts/s; vdb-file durable (SyncMode::kFull, WriteBatches of %zu submitted pipelined, "
+              "from the first Submit until Wait for the last returns; Write: each batch written with Write, which waits "
+              "for its sync), vdb-mem and hnswlib in memory; M %u, ef_construction %u\n", o.batch, o.m, o.efc);
+  std::printf("%-14s %7s %7s | %10s %10s %10s | %10s %10s | %14s %13s\n", "dataset", "rows", "threads", "vdb-file",
+              "Write", "close s", "vdb-mem", "hnswlib", "file/hnswlib", "file/vdb-mem");
+  bool repeated = false;
   for (const BuildRow& r : rows) {
-    std::printf("%-14s %7zu %7d | %10.0f %10.2f | %10.0f %10.0f | %13.2fx %12.2fx\n", r.dataset.c_str(), r.n,
-                r.threads, r.n / r.file_s, r.file_close_s, r.n / r.mem_s, r.hnswlib_s > 0 ? r.n / r.hnswlib_s : 0.0,
-                r.hnswlib_s > 0 ? r.hnswlib_s / r.file_s : 0.0, r.mem_s / r.file_s);
+    const double ratio = r.hnswlib_s > 0 ? (r.reps > 1 ? r.ratio_med : r.hnswlib_s / r.file_s) : 0.0;
+    std::printf("%-14s %7zu %7d | %10.0f %10.0f %10.2f | %10.0f %10.0f | %13.2fx %12.2fx", r.dataset.c_str(), r.n,
+                r.threads, r.n / r.file_s, r.file_write_s > 0 ? r.n / r.file_write_s : 0.0, r.file_close_s,
+                r.n / r.mem_s, r.hnswlib_s > 0 ? r.n / r.hnswlib_s : 0.0, ratio, r.mem_s / r.file_s);
+    if (r.reps > 1 && r.hnswlib_s > 0) {
+      std::printf("   (%d reps, file/hnswlib %.2f..%.2f)", r.reps, r.ratio_min, r.ratio_max);
+      repeated = true;
+    }
+    std::printf("\n");
   }
+  if (repeated)
+    std::printf("(with reps: rates are medians; file/hnswlib is the median of the per-rep ratios, the two builds of a "
+                "rep run back to back)\n");
   std::printf("(target: vdb-file/hnswlib >= 1.0x at the same thread count)\n");
   std::fflush(stdout);
 }
@@ -815,7 +853,8 @@ int main(int argc, char** argv) {
       o.build_threads.clear();
       std::stringstream ss(v);
       for (std::string t; std::getline(ss, t, ',');) o.build_threads.push_back(std::atoi(t.c_str()));
-    } else if (a == "--batch") o.batch = std::max<size_t>(1, std::strtoull(v, nullptr, 10));
+    } else if (a == "--build-reps") o.build_reps = std::max(1, std::atoi(v));
+    else if (a == "--batch") o.batch = std::max<size_t>(1, std::strtoull(v, nullptr, 10));
     else if (a == "--m") o.m = static_cast<uint32_t>(std::atoi(v));
     else if (a == "--ef-construction") o.efc = static_cast<uint32_t>(std::atoi(v));
     else if (a == "--min-time") o.min_time = std::atof(v);
@@ -872,13 +911,31 @@ int main(int argc, char** argv) {
     for (int t : o.build_threads) {
       if (o.Has("recall") && t == o.threads) continue;  // measured above
       BuildRow r{name, d.n, t, 0, 0, 0, 0};
-      const Engine file = MakeVdbFile(d, o, t, false);
-      r.file_s = file.build_s;
-      r.file_close_s = file.close_s;
-      r.mem_s = MakeVdbMem(d, o, t).build_s;
+      // Repetitions alternate the engines, so a burst of machine load hits
+      // one repetition rather than one engine.
+      std::vector<double> file_s, file_write_s, close_s, mem_s, hnswlib_s, ratios;
+      for (int rep = 0; rep < o.build_reps; ++rep) {
+        const Engine file = MakeVdbFile(d, o, t, false);
+        file_s.push_back(file.build_s);
+        close_s.push_back(file.close_s);
+        file_write_s.push_back(MakeVdbFile(d, o, t, false, /*pipelined=*/false).build_s);
 #ifdef VDB_HAVE_HNSWLIB
-      r.hnswlib_s = MakeHnswlib(d, o, t).build_s;
+        hnswlib_s.push_back(MakeHnswlib(d, o, t).build_s);
+        ratios.push_back(hnswlib_s.back() / file.build_s);
 #endif
+        mem_s.push_back(MakeVdbMem(d, o, t).build_s);
+      }
+      r.reps = o.build_reps;
+      r.file_s = Median(file_s);
+      r.file_write_s = Median(file_write_s);
+      r.file_close_s = Median(close_s);
+      r.mem_s = Median(mem_s);
+      r.hnswlib_s = Median(hnswlib_s);
+      r.ratio_med = Median(ratios);
+      if (!ratios.empty()) {
+        r.ratio_min = *std::min_element(ratios.begin(), ratios.end());
+        r.ratio_max = *std::max_element(ratios.begin(), ratios.end());
+      }
       builds.push_back(r);
     }
   }

@@ -40,6 +40,8 @@ class DbImpl final : public Database {
   Status Put(std::string_view id, std::span<const float> vector, std::string_view metadata_json) override;
   Status Delete(std::string_view id) override;
   Status Write(const WriteBatch& batch) override;
+  Result<uint64_t> Submit(const WriteBatch& batch) override;
+  Status Wait(uint64_t commit_seq) override;
   Result<Record> Get(std::string_view id) const override;
   Result<std::vector<SearchHit>> Search(std::span<const float> query, const SearchOptions& opts) const override;
   Result<std::vector<std::vector<SearchHit>>> SearchBatch(std::span<const float> queries, size_t nq,
@@ -75,8 +77,23 @@ class DbImpl final : public Database {
   Status Recover();
   Status MapFile();
 
+  // What a commit leaves to do once it is durable.
+  struct Housekeeping {
+    bool checkpoint = false;  // the WAL reached checkpoint_wal_bytes
+    bool repair = false;      // tombstones reached 10% of the graph
+  };
+  // Runs fn inside a write transaction and appends its commit (stage 1,
+  // under the writer lock); *seq = 0 when there was nothing to commit.
+  Status Apply(const std::function<Status(WriteTxn&)>& fn, bool allow_auto_repair, uint64_t* seq,
+               Housekeeping* hk);
+  void Housekeep(const Housekeeping& hk);
   // Runs fn inside a write transaction and commits it durably.
   Status RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_auto_repair = true);
+  // The log thread (started by the first Submit): leads the group commit of
+  // whatever was appended and is not visible yet, so a submitted commit is
+  // made durable while its submitter prepares the next one.
+  void LogLoop();
+  void StopLogThread();
   // Stage 1 (writer lock held): WAL append and in-memory publication to the
   // writer's view. Returns the commit's seq in *seq (0 if nothing to commit).
   Status CommitLocked(WriteTxn& txn, uint64_t* seq);
@@ -120,7 +137,9 @@ class DbImpl final : public Database {
   std::mutex writer_mu_;
   format::MetaBody meta_;        // after the last appended commit
   uint64_t last_seq_ = 0;        // last appended commit
-  uint64_t checkpoint_seq_ = 0;  // last commit in the main file
+  // Last commit in the main file. Written under writer_mu_; atomic because
+  // GetStats reads it without the lock.
+  std::atomic<uint64_t> checkpoint_seq_{0};
   uint64_t meta_seq_ = 0;        // of the newest meta page
   uint64_t file_pages_ = 0;      // the main file is at least this many pages
   std::unordered_map<uint32_t, uint64_t> free_seq_;  // slot -> commit that freed it (this session)
@@ -147,6 +166,8 @@ class DbImpl final : public Database {
   Status poison_;
   std::thread bg_sync_;
   bool bg_stop_ = false;
+  std::thread log_thread_;
+  bool log_stop_ = false;
 
   // Vectors of commits not yet written to the main file (writer reads only).
   mutable std::mutex staged_mu_;

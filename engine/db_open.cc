@@ -306,6 +306,7 @@ Status DbImpl::Close() {
     sync_cv_.notify_all();
     bg_sync_.join();
   }
+  StopLogThread();
   if (opened_ && !read_only_ && !poisoned_.load()) {
     std::lock_guard<std::mutex> l(writer_mu_);
     s = CheckpointLocked();

@@ -301,7 +301,7 @@ Stats DbImpl::GetStats() const {
   st.slots = snap->meta.slot_hwm;
   st.free_slots = snap->meta.free_count;
   st.commit_seq = snap->seq;
-  st.checkpoint_seq = checkpoint_seq_;
+  st.checkpoint_seq = checkpoint_seq_.load();
   auto fs = const_cast<File*>(main_.get())->Size();
   st.file_bytes = fs.ok() ? *fs : 0;
   if (env_->Exists(wal_path_)) {

@@ -86,15 +86,76 @@ Status DbImpl::SetEmbeddingModel(std::string_view identity) {
   return RunWrite([&](WriteTxn& t) { return t.SetModel(identity); });
 }
 
+namespace {
+// Applies every operation of batch to t (the body of Write and Submit).
+Status ApplyBatch(const WriteBatch& batch, WriteTxn& t) {
+  for (size_t i = 0; i < batch.ops().size(); i++) {
+    const auto& op = batch.ops()[i];
+    Status s = op.is_delete ? t.Delete(op.id) : t.Put(op.id, op.vector, op.metadata);
+    if (!s.ok()) return s.WithContext("batch operation " + std::to_string(i) + " (id '" + op.id + "')");
+  }
+  return Status::Ok();
+}
+}  // namespace
+
 Status DbImpl::Write(const WriteBatch& batch) {
-  return RunWrite([&](WriteTxn& t) {
-    for (size_t i = 0; i < batch.ops().size(); i++) {
-      const auto& op = batch.ops()[i];
-      Status s = op.is_delete ? t.Delete(op.id) : t.Put(op.id, op.vector, op.metadata);
-      if (!s.ok()) return s.WithContext("batch operation " + std::to_string(i) + " (id '" + op.id + "')");
-    }
-    return Status::Ok();
-  });
+  return RunWrite([&](WriteTxn& t) { return ApplyBatch(batch, t); });
+}
+
+Result<uint64_t> DbImpl::Submit(const WriteBatch& batch) {
+  uint64_t seq = 0;
+  Housekeeping hk;
+  VDB_RETURN_IF_ERROR(Apply([&](WriteTxn& t) { return ApplyBatch(batch, t); }, true, &seq, &hk));
+  if (seq == 0) return uint64_t{0};
+  {
+    // The log thread makes the commit durable and visible while the caller
+    // goes on (its next batch links meanwhile).
+    std::lock_guard<std::mutex> l(sync_mu_);
+    if (!log_stop_ && !log_thread_.joinable()) log_thread_ = std::thread([this] { LogLoop(); });
+  }
+  sync_cv_.notify_all();
+  if (hk.repair || hk.checkpoint) {
+    // Rare (a WAL past the checkpoint size, or 10% tombstones): this commit
+    // is waited for first, as Write does.
+    VDB_RETURN_IF_ERROR(WaitVisible(seq));
+    Housekeep(hk);
+  }
+  return seq;
+}
+
+Status DbImpl::Wait(uint64_t seq) {
+  if (seq == 0) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    if (seq > appended_seq_)
+      return Status::InvalidArgument("commit " + std::to_string(seq) + " was not submitted to this database (the last is " +
+                                     std::to_string(appended_seq_) + ")");
+  }
+  return WaitVisible(seq);
+}
+
+void DbImpl::LogLoop() {
+  std::unique_lock<std::mutex> l(sync_mu_);
+  for (;;) {
+    sync_cv_.wait(l, [&] {
+      return log_stop_ || (!syncing_ && !poisoned_.load() && appended_seq_ > LoadSnapshot()->seq);
+    });
+    if (log_stop_) return;
+    const uint64_t target = appended_seq_;
+    l.unlock();
+    // A failure poisons the database; Wait and every later call report it.
+    (void)WaitVisible(target);
+    l.lock();
+  }
+}
+
+void DbImpl::StopLogThread() {
+  {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    log_stop_ = true;
+  }
+  sync_cv_.notify_all();
+  if (log_thread_.joinable()) log_thread_.join();
 }
 
 Status DbImpl::Compact(uint64_t* freed) {
@@ -118,31 +179,40 @@ int OnlineCpus() {
 }
 }  // namespace
 
-Status DbImpl::RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_auto_repair) {
+Status DbImpl::Apply(const std::function<Status(WriteTxn&)>& fn, bool allow_auto_repair, uint64_t* seq,
+                     Housekeeping* hk) {
+  *seq = 0;
   VDB_RETURN_IF_ERROR(WritableCheck());
-  uint64_t seq = 0;
-  bool want_checkpoint = false, want_repair = false;
-  {
-    std::lock_guard<std::mutex> l(writer_mu_);
-    VDB_RETURN_IF_ERROR(WritableCheck());
-    WriteTxn txn(this, meta_, last_seq_ + 1);
-    VDB_RETURN_IF_ERROR(fn(txn));
-    VDB_RETURN_IF_ERROR(txn.Finish(opts_.build_threads > 0 ? opts_.build_threads : OnlineCpus()));
-    VDB_RETURN_IF_ERROR(CommitLocked(txn, &seq));
-    linked_since_reach_pass_ = txn.reach_pass_ran() ? 0 : linked_since_reach_pass_ + txn.linked();
-    want_checkpoint = wal_ && wal_->size() >= opts_.checkpoint_wal_bytes;
-    want_repair = allow_auto_repair && meta_.deleted_count >= 32 && meta_.deleted_count * 10 >= meta_.graph_nodes;
-  }
-  if (seq == 0) return Status::Ok();
-  VDB_RETURN_IF_ERROR(WaitVisible(seq));
-  // The commit is durable now; the housekeeping below does not change that.
-  // Its I/O failures poison the database (the next call reports them); a
-  // repair that fails otherwise leaves the tombstones for the next attempt.
-  if (want_repair) (void)Compact(nullptr);
-  if (want_checkpoint) {
+  std::lock_guard<std::mutex> l(writer_mu_);
+  VDB_RETURN_IF_ERROR(WritableCheck());
+  WriteTxn txn(this, meta_, last_seq_ + 1);
+  VDB_RETURN_IF_ERROR(fn(txn));
+  VDB_RETURN_IF_ERROR(txn.Finish(opts_.build_threads > 0 ? opts_.build_threads : OnlineCpus()));
+  VDB_RETURN_IF_ERROR(CommitLocked(txn, seq));
+  linked_since_reach_pass_ = txn.reach_pass_ran() ? 0 : linked_since_reach_pass_ + txn.linked();
+  hk->checkpoint = wal_ && wal_->size() >= opts_.checkpoint_wal_bytes;
+  hk->repair = allow_auto_repair && meta_.deleted_count >= 32 && meta_.deleted_count * 10 >= meta_.graph_nodes;
+  return Status::Ok();
+}
+
+void DbImpl::Housekeep(const Housekeeping& hk) {
+  // Runs after the commit that asked for it is durable, and does not change
+  // that. Its I/O failures poison the database (the next call reports them);
+  // a repair that fails otherwise leaves the tombstones for the next attempt.
+  if (hk.repair) (void)Compact(nullptr);
+  if (hk.checkpoint) {
     std::lock_guard<std::mutex> l(writer_mu_);
     if (!poisoned_.load() && wal_->size() >= opts_.checkpoint_wal_bytes) (void)CheckpointLocked();
   }
+}
+
+Status DbImpl::RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_auto_repair) {
+  uint64_t seq = 0;
+  Housekeeping hk;
+  VDB_RETURN_IF_ERROR(Apply(fn, allow_auto_repair, &seq, &hk));
+  if (seq == 0) return Status::Ok();
+  VDB_RETURN_IF_ERROR(WaitVisible(seq));
+  Housekeep(hk);
   return Status::Ok();
 }
 

@@ -155,6 +155,64 @@ TEST(Concurrency, ConcurrentCommittersAllLand) {
     }
 }
 
+TEST(Concurrency, ReadersSeeSubmittedBatchesWholeAndInOrder) {
+  // Submit returns before its commit is durable; the log thread publishes
+  // commits while the submitter applies the next batch. A reader must see
+  // whole batches only, in submission order, and each by the time Wait for
+  // it returned.
+  TempDir dir;
+  OpenOptions o;
+  o.checkpoint_wal_bytes = 256 << 10;  // checkpoints among the submits
+  auto db = Create(dir.File("p.vdb"), o);
+  const int kBatch = 260;  // linked by its own commit (256 or more)
+  const int kBatches = Small() ? 6 : 16;
+  std::atomic<bool> stop{false};
+  std::atomic<int> waited{0};  // batches whose Wait returned
+  std::atomic<uint64_t> bad{0}, reads{0};
+  std::thread reader([&] {
+    uint64_t last = 0;
+    while (!stop) {
+      const int floor_batches = waited.load();
+      const uint64_t n = db->GetStats().count;
+      if (n % kBatch != 0 || n < last || n < static_cast<uint64_t>(floor_batches) * kBatch) {
+        if (bad++ < 3) ADD_FAILURE() << "count " << n << " after " << last << " with " << floor_batches
+                                     << " batches waited for";
+      }
+      last = n;
+      // The newest batch seen is whole: its first and last rows are there.
+      if (n > 0) {
+        const uint64_t b = n / kBatch - 1;
+        for (uint64_t r : {b * kBatch, b * kBatch + kBatch - 1}) {
+          auto rec = db->Get("b" + std::to_string(r));
+          if (!rec.ok() && bad++ < 3) ADD_FAILURE() << "row " << r << " of a visible batch: " << rec.status().ToString();
+        }
+      }
+      reads++;
+    }
+  });
+  uint64_t prev = 0;
+  for (int i = 0; i < kBatches; i++) {
+    WriteBatch b;
+    for (int r = i * kBatch; r < (i + 1) * kBatch; r++) b.Put("b" + std::to_string(r), VersionVector(r));
+    auto seq = db->Submit(b);
+    ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+    if (prev != 0) {
+      ASSERT_TRUE(db->Wait(prev).ok());
+      waited = i;
+    }
+    prev = *seq;
+  }
+  ASSERT_TRUE(db->Wait(prev).ok());
+  waited = kBatches;
+  // Let the reader look at the final state too.
+  const uint64_t seen = reads.load();
+  while (reads.load() < seen + 2) std::this_thread::yield();
+  stop = true;
+  reader.join();
+  EXPECT_EQ(bad.load(), 0u);
+  EXPECT_EQ(db->GetStats().count, static_cast<uint64_t>(kBatches) * kBatch);
+}
+
 TEST(Concurrency, SnapshotSurvivesCheckpointUnderReader) {
   TempDir dir;
   auto db = Create(dir.File("s.vdb"));

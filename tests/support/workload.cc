@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -363,8 +364,9 @@ struct CommitSpan {
 
 struct Expectation {
   const Model* acked = nullptr;
-  const Model* inflight = nullptr;  // acked + the one in-flight commit, if any
-  std::string inflight_what;
+  // The commits in flight, in commit order (one, or with pipelined submits
+  // more): a crash may keep any prefix of them, each entirely.
+  std::vector<const CommitSpan*> inflight;
 };
 
 // Which states a crash after the first p ops may show.
@@ -374,9 +376,9 @@ Expectation ExpectAt(const std::vector<CommitSpan>& commits, const Model& empty,
   for (const CommitSpan& c : commits) {
     if (c.end <= p) {
       e.acked = &c.after;
+      e.inflight.clear();  // an acknowledged commit settles every earlier one
     } else if (c.begin < p) {
-      e.inflight = &c.after;
-      e.inflight_what = c.what;
+      e.inflight.push_back(&c);
     }
   }
   return e;
@@ -396,14 +398,18 @@ std::string CheckRecovered(const std::string& path, const Expectation& e, const 
     *matched = *e.acked;
     return "";
   }
-  if (e.inflight) {
-    std::string d2 = DiffDatabase(**db, *e.inflight, wo);
-    if (d2.empty()) {
-      *matched = *e.inflight;
-      return "";
+  if (!e.inflight.empty()) {
+    std::string diffs;
+    for (const CommitSpan* c : e.inflight) {
+      std::string d2 = DiffDatabase(**db, c->after, wo);
+      if (d2.empty()) {
+        *matched = c->after;
+        return "";
+      }
+      diffs += "  vs acknowledged + in-flight up to (" + c->what + "):\n" + d2;
     }
-    return "state is neither the acknowledged one nor it plus the in-flight commit (" + e.inflight_what +
-           ")\n  vs acknowledged:\n" + d1 + "  vs acknowledged + in-flight:\n" + d2;
+    return "state is neither the acknowledged one nor it plus a prefix of the " +
+           std::to_string(e.inflight.size()) + " in-flight commit(s)\n  vs acknowledged:\n" + d1 + diffs;
   }
   return "acknowledged state differs (no commit in flight):\n" + d1;
 }
@@ -436,21 +442,54 @@ class CrashSim {
     std::vector<CommitSpan> commits;
     Model model;
     WorkloadGenerator gen(cfg_.seed, cfg_.workload);
+    // Pipelined mode: a batch is Submitted and acknowledged only when Wait
+    // for it returns, after the next batch was submitted (or before any
+    // other op); until then its span stays open.
+    struct Submitted {
+      uint64_t seq;
+      size_t commit;  // index in commits
+    };
+    std::optional<Submitted> waiting;
+    auto settle = [&]() -> Status {
+      if (!waiting) return Status::Ok();
+      Status st = db->Wait(waiting->seq);
+      commits[waiting->commit].end = env.OpCount();
+      waiting.reset();
+      return st;
+    };
     for (size_t i = 0; i < cfg_.ops && db; i++) {
       WorkloadOp op = gen.Next(model);
       SetCurrentState("seed=" + std::to_string(cfg_.seed) + " workload op " + std::to_string(i) + " (" +
                       op.Describe() + "), before any crash (replay: VDB_CRASH_SEED=" + std::to_string(cfg_.seed) +
                       ")");
       uint64_t begin = env.OpCount();
-      Status st = ExecuteOp(op, path, oo, &db);
+      Status st;
+      if (cfg_.pipelined && op.kind == WorkloadOp::Kind::kBatch) {
+        auto seq = db->Submit(op.batch);
+        st = seq.status();
+        if (st.ok()) {
+          st = settle();
+          ApplyToModel(op, &model);
+          commits.push_back({begin, ~uint64_t{0}, model, op.Describe() + " (submitted)"});
+          waiting = Submitted{*seq, commits.size() - 1};
+        }
+      } else {
+        st = settle();
+        begin = env.OpCount();
+        if (st.ok()) st = ExecuteOp(op, path, oo, &db);
+        if (st.ok() && op.IsCommit()) {
+          ApplyToModel(op, &model);
+          commits.push_back({begin, env.OpCount(), model, op.Describe()});
+        }
+      }
       if (!st.ok()) {
         Violation(env.OpCount(), "-", "workload op " + op.Describe() + " failed: " + st.ToString(), env);
         return std::move(res_);
       }
-      if (op.IsCommit()) {
-        ApplyToModel(op, &model);
-        commits.push_back({begin, env.OpCount(), model, op.Describe()});
-      }
+    }
+    if (db) {
+      Status st = settle();
+      if (!st.ok()) Violation(env.OpCount(), "-", "wait failed: " + st.ToString(), env);
     }
     if (db) {
       Status st = db->Close();

@@ -134,6 +134,9 @@ struct CrashSimConfig {
   size_t max_violations = 5;
   // Also run vdbcheck's checker on every crash state before opening it.
   bool run_checker = HarnessCheckerEnabled();
+  // Batches go through Database::Submit, each waited for only after the
+  // next one is submitted, so two commits can be in flight at a crash.
+  bool pipelined = false;
 };
 
 struct CrashSimResult {

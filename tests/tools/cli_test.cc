@@ -1,7 +1,9 @@
 // The vdb command line, run as a user would: the exact commands other
 // tooling depends on, their output formats, and clear failures.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -61,6 +63,58 @@ TEST(Cli, ImportFvecsPrintsEveryDurableCommit) {
   EXPECT_GT(j["file_bytes"].get<uint64_t>(), 10000u * 512);
   EXPECT_TRUE(j.contains("wal_bytes"));
   EXPECT_GT(j["hnsw"]["levels"].get<int>(), 0);
+}
+
+TEST(Cli, KilledImportKeepsEveryPrintedCommitAndWholeBatchesOnly) {
+  // vdb import pipelines its batches (Submit, then Wait after the next one
+  // is submitted); "committed N" must still mean N rows are durable. The
+  // import is SIGKILLed after its third line; the file must hold a whole
+  // number of batches, rows 0..count-1, and at least the printed count.
+  TempDir dir;
+  std::string db = dir.File("k.vdb");
+  ASSERT_EQ(Vdb("create " + db + " --dim 128 --metric l2").code, 0);
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::close(out[0]);
+    ::close(out[1]);
+    const std::string vdb = std::string(VDB_BINARY_DIR) + "/tools/vdb";
+    const std::string input = std::string(VDB_SHARED_DIR) + "/datasets/siftsmall/siftsmall_base.fvecs";
+    ::execl(vdb.c_str(), vdb.c_str(), "import", db.c_str(), input.c_str(), "--batch", "500", "--print-commits",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  FILE* f = ::fdopen(out[0], "r");
+  ASSERT_NE(f, nullptr);
+  char line[256];
+  uint64_t printed = 0;
+  int lines = 0;
+  while (lines < 3 && std::fgets(line, sizeof(line), f) != nullptr) {
+    unsigned long long n = 0;
+    ASSERT_EQ(std::sscanf(line, "committed %llu", &n), 1) << line;
+    EXPECT_GT(n, printed);
+    printed = n;
+    lines++;
+  }
+  ::kill(pid, SIGKILL);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  std::fclose(f);
+  ASSERT_EQ(lines, 3) << "the import ended before printing three commits";
+  ASSERT_TRUE(WIFSIGNALED(st));
+  CmdResult stats = Vdb("stats " + db + " --json");
+  ASSERT_EQ(stats.code, 0);
+  const uint64_t count = json::parse(stats.out)["count"].get<uint64_t>();
+  EXPECT_GE(count, printed);
+  EXPECT_EQ(count % 500, 0u) << "a batch was kept in part";
+  for (uint64_t row : {uint64_t{0}, count / 2, count - 1}) {
+    EXPECT_EQ(Vdb("get " + db + " " + std::to_string(row)).code, 0) << "row " << row << " of " << count;
+  }
+  EXPECT_NE(Vdb("get " + db + " " + std::to_string(count)).code, 0) << "row past the count";
 }
 
 TEST(Cli, SearchPrintsOneJsonLinePerQueryBestFirst) {

@@ -56,37 +56,62 @@ int RunImport(const std::string& file, const std::string& input, size_t batch_si
   auto dbr = OpenDatabase(file, false);
   if (!dbr.ok()) return Fail("open " + file, dbr.status());
   Database& db = **dbr;
-  uint64_t committed = 0;
-  auto commit = [&](WriteBatch& b) -> Status {
-    if (b.empty()) return Status::Ok();
-    VDB_RETURN_IF_ERROR(db.Write(b));
-    committed += b.size();
-    b.Clear();
+  // Pipelined: a batch is submitted, and waited for only after the next one
+  // is read and submitted, so reading and HNSW linking overlap the previous
+  // batch's log write and fdatasync. Batches commit in input order; a failed
+  // batch stops the import with every earlier one committed.
+  uint64_t committed = 0;  // records of the commits known durable
+  uint64_t inflight_seq = 0;
+  size_t inflight_n = 0;
+  auto settle = [&]() -> Status {
+    if (inflight_n == 0) return Status::Ok();
+    VDB_RETURN_IF_ERROR(db.Wait(inflight_seq));
+    committed += inflight_n;
+    inflight_n = 0;
     if (print_commits) {
       std::printf("committed %llu\n", static_cast<unsigned long long>(committed));
       std::fflush(stdout);
     }
     return Status::Ok();
   };
+  auto commit = [&](WriteBatch& b) -> Status {
+    if (b.empty()) return Status::Ok();
+    auto seq = db.Submit(b);
+    if (!seq.ok()) {
+      (void)settle();  // the batches before this one stay committed
+      return seq.status();
+    }
+    VDB_RETURN_IF_ERROR(settle());
+    inflight_seq = *seq;
+    inflight_n = b.size();
+    b.Clear();
+    return Status::Ok();
+  };
+  // An error after some batches were submitted: the last of them is waited
+  // for (and reported with --print-commits) before the error is.
+  auto fail = [&](const std::string& what, const Status& st) {
+    (void)settle();
+    return Fail(what, st);
+  };
   WriteBatch batch;
   if (EndsWith(input, ".fvecs") || EndsWith(input, ".bvecs")) {
     auto rd = dataset::VecsReader::Open(input);
-    if (!rd.ok()) return Fail("read " + input, rd.status());
+    if (!rd.ok()) return fail("read " + input, rd.status());
     std::vector<float> rows;
     uint64_t row = 0;
     for (;;) {
       auto n = (*rd)->ReadFloats(batch_size, &rows);
-      if (!n.ok()) return Fail("read " + input, n.status());
+      if (!n.ok()) return fail("read " + input, n.status());
       if (*n == 0) break;
       uint32_t d = (*rd)->dim();
       for (size_t i = 0; i < *n; i++, row++)
         batch.Put(std::to_string(row), std::vector<float>(rows.begin() + i * d, rows.begin() + (i + 1) * d));
       Status s = commit(batch);
-      if (!s.ok()) return Fail("import " + input + " (rows " + std::to_string(row - *n) + ".." + std::to_string(row - 1) + ")", s);
+      if (!s.ok()) return fail("import " + input + " (rows " + std::to_string(row - *n) + ".." + std::to_string(row - 1) + ")", s);
     }
   } else if (EndsWith(input, ".jsonl") || EndsWith(input, ".json") || input == "-") {
     auto rd = dataset::JsonlReader::Open(input == "-" ? "/dev/stdin" : input);
-    if (!rd.ok()) return Fail("read " + input, rd.status());
+    if (!rd.ok()) return fail("read " + input, rd.status());
     std::unique_ptr<embed::Embedder> emb;
     std::vector<std::string> texts;
     std::vector<dataset::JsonlRecord> pending;
@@ -102,42 +127,43 @@ int RunImport(const std::string& file, const std::string& input, size_t batch_si
     dataset::JsonlRecord rec;
     for (;;) {
       auto more = (*rd)->Next(&rec);
-      if (!more.ok()) return Fail("read " + input, more.status());
+      if (!more.ok()) return fail("read " + input, more.status());
       if (!*more) break;
       if (rec.vector.empty()) {
-        if (!rec.text) return Fail("read " + input, Status::InvalidArgument("line " + std::to_string((*rd)->line_number()) + ": needs \"vector\" or \"text\""));
+        if (!rec.text) return fail("read " + input, Status::InvalidArgument("line " + std::to_string((*rd)->line_number()) + ": needs \"vector\" or \"text\""));
         if (!emb) {
           if (model.empty())
-            return Fail("import", Status::InvalidArgument("line " + std::to_string((*rd)->line_number()) +
+            return fail("import", Status::InvalidArgument("line " + std::to_string((*rd)->line_number()) +
                                                           " has text but no vector: pass --model to embed it"));
           auto e = LoadModelFor(db, model, true);
-          if (!e.ok()) return Fail("model " + model, e.status());
+          if (!e.ok()) return fail("model " + model, e.status());
           emb = std::move(*e);
         }
         texts.push_back(*rec.text);
         pending.push_back(std::move(rec));
         if (pending.size() >= batch_size) {
           Status s = flush_texts();
-          if (!s.ok()) return Fail("import " + input, s);
+          if (!s.ok()) return fail("import " + input, s);
         }
         continue;
       }
       batch.Put(std::move(rec.id), std::move(rec.vector), std::move(rec.metadata));
       if (batch.size() >= batch_size) {
         Status s = commit(batch);
-        if (!s.ok()) return Fail("import " + input + " (before line " + std::to_string((*rd)->line_number()) + ")", s);
+        if (!s.ok()) return fail("import " + input + " (before line " + std::to_string((*rd)->line_number()) + ")", s);
       }
     }
     if (emb) {
       Status s = flush_texts();
-      if (!s.ok()) return Fail("import " + input, s);
+      if (!s.ok()) return fail("import " + input, s);
     }
   } else {
-    return Fail("import", Status::InvalidArgument("unknown input format '" + input +
+    return fail("import", Status::InvalidArgument("unknown input format '" + input +
                                                   "' (expected .fvecs, .bvecs or .jsonl)"));
   }
   Status s = commit(batch);
-  if (!s.ok()) return Fail("import " + input, s);
+  if (s.ok()) s = settle();
+  if (!s.ok()) return fail("import " + input, s);
   s = db.Close();
   if (!s.ok()) return Fail("close " + file, s);
   if (!print_commits) std::fprintf(stderr, "imported %llu records into %s\n", static_cast<unsigned long long>(committed), file.c_str());

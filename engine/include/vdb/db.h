@@ -9,7 +9,8 @@
 //
 // Durability: with SyncMode::kFull (the default) a Put/Delete/Write returns
 // only once its WAL record is on disk (fdatasync). Concurrent committers share
-// one fdatasync (group commit).
+// one fdatasync (group commit). Submit + Wait pipeline bulk loads: a batch
+// is linked while the previous one's log write is made durable.
 //
 // Isolation: one writer at a time (per process; a second process is locked
 // out with Busy). Readers never block and are never blocked by the writer.
@@ -185,6 +186,22 @@ class Database {
   virtual Status Delete(std::string_view id) = 0;  // NotFound if absent
   // Applies every op in the batch atomically: all or nothing.
   virtual Status Write(const WriteBatch& batch) = 0;
+
+  // Pipelined writes, for bulk loading. Submit applies the batch as Write
+  // does (validated, atomic, linked into the HNSW graph) and appends its
+  // commit to the WAL, then returns the commit's sequence number without
+  // waiting for it: a background thread writes the log and syncs it (per
+  // SyncMode) while the caller prepares and submits the next batch, whose
+  // graph linking overlaps that I/O. Commits become durable and visible to
+  // readers in submission order. Wait(seq) returns once commit seq is durable
+  // and visible, or the error that made that impossible (the database is
+  // then poisoned, as after a failed Write). Until Wait returns, a crash may
+  // lose the commit (whole, never part of it); Close makes every submitted
+  // commit durable. An empty batch commits nothing: Submit returns 0, and
+  // Wait(0) returns at once. Wait of a number never returned by Submit is
+  // InvalidArgument.
+  virtual Result<uint64_t> Submit(const WriteBatch& batch) = 0;
+  virtual Status Wait(uint64_t commit_seq) = 0;
 
   virtual Result<Record> Get(std::string_view id) const = 0;
   virtual Result<std::vector<SearchHit>> Search(std::span<const float> query, const SearchOptions& opts) const = 0;
