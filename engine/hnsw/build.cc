@@ -83,7 +83,7 @@ uint32_t SanitizeList(const GraphReader& g, uint32_t owner, int level, uint32_t*
 
 // Sorts pool closest first and drops repeated slots.
 void SortUnique(std::vector<Cand>* pool) {
-  std::sort(pool->begin(), pool->end(), CloserThan);
+  std::sort(pool->begin(), pool->end(), Closer());
   pool->erase(std::unique(pool->begin(), pool->end(),
                           [](const Cand& a, const Cand& b) { return a.slot == b.slot; }),
               pool->end());
@@ -238,7 +238,7 @@ Status LinkNode(GraphWriter& g, const Params& p, uint32_t slot, int level, uint3
       }
       SearchLayer(g, p, qd, p.ef_construction, l, locks, s, accept);
       if (!s.results.empty()) {
-        std::sort(s.results.begin(), s.results.end(), CloserThan);
+        std::sort(s.results.begin(), s.results.end(), Closer());
         s.layer_out.swap(s.results);
       }
       if (l == 0 && layer0_found != nullptr) *layer0_found = s.layer_out;

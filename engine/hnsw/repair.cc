@@ -180,7 +180,7 @@ Status Repair(GraphWriter& g, const Params& p, std::span<const uint32_t> removed
         const uint32_t m = std::min(g.Neighbors(frontier[f], l, s.list.data(), cap), cap);
         for (uint32_t i = 0; i < m; ++i) consider(s.list[i]);
       }
-      std::sort(s.pool.begin(), s.pool.end(), internal::CloserThan);
+      std::sort(s.pool.begin(), s.pool.end(), internal::Closer());
       if (s.pool.size() > p.ef_construction) s.pool.resize(p.ef_construction);
       internal::SelectNeighbors(g, p, s.pool, cap, s);
       for (size_t i = 0; i < s.selected.size(); ++i) s.list2[i] = s.selected[i].slot;
@@ -276,7 +276,7 @@ Status Relink(GraphWriter& g, const Params& p, uint32_t slot) {
         const float* vc = g.Vector(c);
         if (vc != nullptr) s.pool.push_back({NodeDistance(g, p, nb, vnb, c, vc), c});
       }
-      std::sort(s.pool.begin(), s.pool.end(), internal::CloserThan);
+      std::sort(s.pool.begin(), s.pool.end(), internal::Closer());
       if (s.pool.size() > p.ef_construction) s.pool.resize(p.ef_construction);
       internal::SelectNeighbors(g, p, s.pool, cap, s);
       for (size_t j = 0; j < s.selected.size(); ++j) s.list2[j] = s.selected[j].slot;

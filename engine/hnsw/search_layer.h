@@ -38,6 +38,11 @@ struct ClosestOnTop {
 inline bool CloserThan(const Cand& a, const Cand& b) {
   return a.dist < b.dist || (a.dist == b.dist && a.slot < b.slot);
 }
+// CloserThan as a type: std::sort inlines a functor's call, not a call
+// through a function pointer.
+struct Closer {
+  bool operator()(const Cand& a, const Cand& b) const { return CloserThan(a, b); }
+};
 
 // Visited marks, one bit per slot: n/8 bytes, so the first search of a
 // process faults in 128 KiB for 1M slots (a 16-bit mark per slot was 2 MB,
@@ -555,7 +560,7 @@ Status SearchWith(const R& g, const Params& p, const float* query, const SearchO
     auto accept = [&](uint32_t id) { return !g.IsDeleted(id) && options.filter(id); };
     if (accept(cur.slot)) s.results.push_back(cur);
     SearchLayer(g, p, qd, ef, 0, nullptr, s, accept);
-    std::sort(s.results.begin(), s.results.end(), [](const Cand& a, const Cand& b) { return CloserThan(a, b); });
+    std::sort(s.results.begin(), s.results.end(), Closer());
     found = s.results.data();
     found_count = s.results.size();
   });
