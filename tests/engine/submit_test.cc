@@ -141,6 +141,16 @@ TEST(Submit, WaitForANumberNeverSubmittedIsInvalidArgument) {
   EXPECT_TRUE(db->Wait(*seq).ok());
 }
 
+TEST(Submit, WaitAfterCloseReportsTheSubmittedCommitDurable) {
+  TempDir dir;
+  auto db = MustCreate(dir.File("s.vdb"));
+  auto seq = db->Submit(Rows(0, 300));
+  ASSERT_TRUE(seq.ok());
+  ASSERT_TRUE(db->Close().ok());
+  EXPECT_TRUE(db->Wait(*seq).ok());
+  EXPECT_TRUE(db->Wait(*seq + 1).IsInvalidArgument());
+}
+
 TEST(Submit, ReadOnlyDatabaseRefusesSubmit) {
   TempDir dir;
   const std::string path = dir.File("s.vdb");
