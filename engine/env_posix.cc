@@ -26,6 +26,13 @@ std::string DirName(const std::string& path) {
 namespace {
 
 constexpr unsigned kRingDepth = 64;
+// Completions that mean io_uring did not perform the request (interrupted,
+// no resources for it now, or cancelled, as when the worker thread that
+// would run it could not be created): nothing was written or synced by it,
+// so it is issued again. After kMaxIdleRounds such rounds in a row the
+// request is made with a plain system call instead.
+constexpr int kMaxIdleRounds = 8;
+inline bool NotPerformed(int res) { return res == -EINTR || res == -EAGAIN || res == -ECANCELED; }
 
 class PosixFile final : public File {
  public:
@@ -169,7 +176,12 @@ class PosixFile final : public File {
     for (const auto& op : ops)
       if (op.len > 0) todo.push_back({op.offset, static_cast<const char*>(op.data), op.len});
     if (!have_ring_) return WritePlain(todo, rw_flags);
+    // Rounds whose writes all came back not done (EINTR, EAGAIN, ECANCELED:
+    // io_uring did not perform them, e.g. when its worker thread could not be
+    // started); after a few, the rest is written with pwrite.
+    int idle_rounds = 0;
     while (!todo.empty()) {
+      if (idle_rounds >= kMaxIdleRounds) return WritePlain(todo, rw_flags);
       size_t batch = std::min<size_t>(todo.size(), kRingDepth);
       for (size_t i = 0; i < batch; i++) {
         io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
@@ -185,7 +197,7 @@ class PosixFile final : public File {
         if (res < 0) {
           if (rw_flags != 0 && rejected != nullptr && (res == -EOPNOTSUPP || res == -EINVAL)) {
             *rejected = true;
-          } else if (res == -EINTR || res == -EAGAIN) {
+          } else if (NotPerformed(res)) {
             again.push_back(todo[idx]);
           } else if (first_error.ok()) {
             first_error = Status::FromErrno(-res, "write " + path_);
@@ -201,6 +213,7 @@ class PosixFile final : public File {
       }));
       if (!first_error.ok()) return first_error;
       if (rejected != nullptr && *rejected) return Status::Ok();
+      idle_rounds = again.size() == batch ? idle_rounds + 1 : 0;
       todo.erase(todo.begin(), todo.begin() + static_cast<long>(batch));
       todo.insert(todo.end(), again.begin(), again.end());
     }
@@ -252,7 +265,7 @@ class PosixFile final : public File {
         out->push_back({it.p.off + w, it.p.data + w, it.p.len - w});
         return Status::Ok();
       }
-      if (it.res == -ECANCELED || it.res == -EAGAIN || it.res == -EINTR) {
+      if (NotPerformed(it.res)) {
         out->push_back({it.p.off, it.p.data, it.p.len});
         return Status::Ok();
       }
@@ -337,20 +350,36 @@ class PosixFile final : public File {
   }
 
   // REQUIRES: the mutex of ring held (mu_ for ring_, sync_mu_ for sync_ring_).
-  Status SyncOn(io_uring* ring) {
+  Status SyncOn(io_uring* ring, int attempt = 0) {
     if (ring == nullptr) {
       if (::fdatasync(fd_) != 0) return Status::FromErrno(errno, "fdatasync " + path_);
       return Status::Ok();
     }
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
     io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
-    int sub = io_uring_submit(ring);
+    // A signal (an application's timer, a profiler) interrupts the system
+    // call, not the fsync: EINTR before submission leaves the SQE queued,
+    // and after it the fsync is still in flight. Either way, call again; an
+    // interrupted wait is not a failed sync.
+    int sub;
+    do {
+      sub = io_uring_submit(ring);
+    } while (sub == -EINTR);
     if (sub < 0) return Status::FromErrno(-sub, "io_uring submit fsync to " + path_);
     io_uring_cqe* cqe = nullptr;
-    int r = io_uring_wait_cqe(ring, &cqe);
+    int r;
+    do {
+      r = io_uring_wait_cqe(ring, &cqe);
+    } while (r == -EINTR);
     if (r < 0) return Status::FromErrno(-r, "io_uring wait on " + path_);
     int res = cqe->res;
     io_uring_cqe_seen(ring, cqe);
+    if (NotPerformed(res)) {
+      // The fsync did not run (it did not fail: no writeback error was
+      // reported and consumed), so running it again is safe.
+      if (++attempt < kMaxIdleRounds) return SyncOn(ring, attempt);
+      return SyncOn(nullptr);
+    }
     if (res < 0) return Status::FromErrno(-res, "fdatasync " + path_);
     return Status::Ok();
   }

@@ -56,9 +56,20 @@ if [ "$SANITIZE" = 1 ]; then
       work=$(mktemp -d)
       cp -r "fuzz/corpus/$short/." "$work/" 2>/dev/null || true
       echo "-- $name"
-      "build/fuzz/fuzz/$name" -max_total_time=20 -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
-        "$work" 2>&1 | tail -n 2
-      rm -rf "$work"
+      # The run's last lines on success; on a finding, the report that names
+      # it (libFuzzer's and the sanitizer's, with the stack), then stop.
+      if ! "build/fuzz/fuzz/$name" -max_total_time=20 -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+             -artifact_prefix="$work/" "$work" >"$work.log" 2>&1; then
+        grep -v -e '^#[0-9]' -e '^INFO:' -e '^\s*NEW_FUNC' "$work.log" | tail -n 80
+        for a in "$work"/crash-* "$work"/timeout-* "$work"/oom-* "$work"/leak-*; do
+          [ -e "$a" ] || continue
+          cp "$a" . && echo "finding saved as ./$(basename "$a"); replay: build/fuzz/fuzz/$name ./$(basename "$a")"
+        done
+        rm -rf "$work" "$work.log"
+        exit 1
+      fi
+      tail -n 2 "$work.log"
+      rm -rf "$work" "$work.log"
     done
   fi
 fi

@@ -1,7 +1,10 @@
 // The default Env's durable write paths: WriteDsync and WriteDsyncThen (the
 // log write chained before main-file writes in one io_uring submission).
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/time.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -97,6 +100,45 @@ TEST_F(EnvPosixTest, FailedChainedWriteLeavesTheLogDurable) {
   EXPECT_FALSE(log->WriteDsyncThen(ops, main_ro.get(), next, &durable).ok());
   EXPECT_TRUE(durable);
   EXPECT_EQ(ReadAll(log.get(), 0, a.size()), a);
+}
+
+// A process with an interval timer (profilers, libFuzzer's -timeout, an
+// application's SIGALRM) has its system calls interrupted by signals: a wait
+// for an fdatasync's completion that returns EINTR must be waited again, not
+// reported as a failed sync (which would poison a database).
+std::atomic<uint64_t> g_alarms{0};
+void CountAlarm(int) { g_alarms.fetch_add(1, std::memory_order_relaxed); }
+
+TEST_F(EnvPosixTest, SyncsAndWritesSurviveSignals) {
+  auto f = OpenFile("s", false);
+  auto g = OpenFile("t", false);
+  ASSERT_NE(f, nullptr);
+  ASSERT_NE(g, nullptr);
+  struct sigaction sa = {}, old = {};
+  sa.sa_handler = CountAlarm;  // no SA_RESTART: interrupted calls fail with EINTR
+  ASSERT_EQ(::sigaction(SIGALRM, &sa, &old), 0);
+  itimerval every{{0, 50}, {0, 50}};  // every 50 us
+  ASSERT_EQ(::setitimer(ITIMER_REAL, &every, nullptr), 0);
+  const std::string page(4096, 'x');
+  int failures = 0;
+  std::string first;
+  for (int i = 0; i < 400 && failures == 0; i++) {
+    Status s = f->Write(static_cast<uint64_t>(i % 16) * 4096, page.data(), page.size());
+    if (s.ok()) s = f->Sync();
+    const WriteOp op{static_cast<uint64_t>(i % 16) * 4096, page.data(), page.size()};
+    if (s.ok()) s = f->WriteDsync({&op, 1});
+    bool durable = false;
+    if (s.ok()) s = f->WriteDsyncThen({&op, 1}, g.get(), {&op, 1}, &durable);
+    if (!s.ok()) {
+      failures++;
+      first = s.ToString();
+    }
+  }
+  itimerval off{{0, 0}, {0, 0}};
+  ::setitimer(ITIMER_REAL, &off, nullptr);
+  ::sigaction(SIGALRM, &old, nullptr);
+  EXPECT_EQ(failures, 0) << first;
+  EXPECT_GT(g_alarms.load(), 0u);
 }
 
 }  // namespace
