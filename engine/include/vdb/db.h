@@ -198,8 +198,8 @@ class Database {
   // then poisoned, as after a failed Write). Until Wait returns, a crash may
   // lose the commit (whole, never part of it); Close makes every submitted
   // commit durable. An empty batch commits nothing: Submit returns 0, and
-  // Wait(0) returns at once. Wait of a number never returned by Submit is
-  // InvalidArgument.
+  // Wait(0) returns at once. Wait of a number beyond the last commit made
+  // (one no Submit returned yet) is InvalidArgument.
   virtual Result<uint64_t> Submit(const WriteBatch& batch) = 0;
   virtual Status Wait(uint64_t commit_seq) = 0;
 
