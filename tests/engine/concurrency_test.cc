@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "support/temp_dir.h"
+#include "support/test_db.h"
 #include "vdb/db.h"
 
 namespace vdb {
@@ -46,12 +47,7 @@ std::vector<float> KeyVector(int k, int v) {
 }
 
 std::unique_ptr<Database> Create(const std::string& path, OpenOptions o = {}) {
-  CreateOptions c;
-  c.dim = kDim;
-  c.metric = Metric::kL2;
-  auto db = Database::Create(path, c, o);
-  EXPECT_TRUE(db.ok()) << db.status().ToString();
-  return db.ok() ? std::move(*db) : nullptr;
+  return testing::MustCreate(path, kDim, Metric::kL2, o);
 }
 
 TEST(Concurrency, ReadersNeverSeeTornOrUncommittedRecords) {

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "support/temp_dir.h"
+#include "support/test_db.h"
 #include "vdb/db.h"
 
 namespace vdb {
@@ -15,15 +16,7 @@ namespace {
 
 using testing::TempDir;
 
-std::unique_ptr<Database> MustCreate(const std::string& path, uint32_t dim, Metric m = Metric::kL2,
-                                     OpenOptions o = {}) {
-  CreateOptions c;
-  c.dim = dim;
-  c.metric = m;
-  auto db = Database::Create(path, c, o);
-  EXPECT_TRUE(db.ok()) << db.status().ToString();
-  return db.ok() ? std::move(*db) : nullptr;
-}
+using testing::MustCreate;
 
 std::vector<float> RandomVec(std::mt19937& rng, uint32_t dim) {
   std::normal_distribution<float> nd;

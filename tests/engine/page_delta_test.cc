@@ -13,6 +13,7 @@
 #include "recovery/checker.h"
 #include "recovery/wal_reader.h"
 #include "support/temp_dir.h"
+#include "support/test_db.h"
 #include "vdb/db.h"
 #include "vdb/env.h"
 
@@ -27,14 +28,7 @@ using checktest::VectorFor;
 
 constexpr uint32_t kDim = 8;
 
-std::unique_ptr<Database> Create(const std::string& path) {
-  CreateOptions c;
-  c.dim = kDim;
-  c.metric = Metric::kL2;
-  auto db = Database::Create(path, c, OpenOptions{});
-  EXPECT_TRUE(db.ok()) << db.status().ToString();
-  return db.ok() ? std::move(*db) : nullptr;
-}
+std::unique_ptr<Database> Create(const std::string& path) { return testing::MustCreate(path, kDim); }
 
 // What one commit put in the log.
 struct LoggedCommit {

@@ -8,6 +8,7 @@
 
 #include "support/fault_env.h"
 #include "support/temp_dir.h"
+#include "support/test_db.h"
 #include "vdb/db.h"
 
 namespace vdb {
@@ -18,12 +19,7 @@ using testing::TempDir;
 constexpr uint32_t kDim = 8;
 
 std::unique_ptr<Database> MustCreate(const std::string& path, OpenOptions o = {}) {
-  CreateOptions c;
-  c.dim = kDim;
-  c.metric = Metric::kL2;
-  auto db = Database::Create(path, c, o);
-  EXPECT_TRUE(db.ok()) << db.status().ToString();
-  return db.ok() ? std::move(*db) : nullptr;
+  return testing::MustCreate(path, kDim, Metric::kL2, o);
 }
 
 std::vector<float> RowVector(int row) {

@@ -13,6 +13,7 @@
 #include "recovery/check_test_util.h"
 #include "recovery/checker.h"
 #include "support/temp_dir.h"
+#include "support/test_db.h"
 #include "vdb/db.h"
 
 namespace vdb {
@@ -32,14 +33,9 @@ std::vector<float> Vec(uint32_t i) {
 }
 
 std::unique_ptr<Database> Create(const std::string& path, uint32_t index_batch = 0) {
-  CreateOptions c;
-  c.dim = kDim;
-  c.metric = Metric::kL2;
   OpenOptions o;
   o.index_batch = index_batch;
-  auto db = Database::Create(path, c, o);
-  EXPECT_TRUE(db.ok()) << db.status().ToString();
-  return db.ok() ? std::move(*db) : nullptr;
+  return testing::MustCreate(path, kDim, Metric::kL2, o);
 }
 
 std::unique_ptr<Database> Open(const std::string& path, uint32_t index_batch = 0) {
