@@ -386,7 +386,8 @@ void Commit16(const Options& o) {
   PrintPageMix("vdb, 1 thread", v1);
   PrintPageMix("vdb, " + tn, vn);
   fmt::print("ratio = rate vs the same engine's single writer in this run. vdb shares one fdatasync among the\n"
-             "commits waiting for it (group commit); LMDB's writers serialize. vdb links every 512 records into HNSW\n"
+             "commits waiting for it (group commit) and commits the writes queued behind one in flight as one\n"
+             "transaction (write groups); LMDB's writers serialize. vdb links every 512 records into HNSW\n"
              "(the unindexed list, default index_batch) inside the timed commits.\n");
   g_summary.push_back({fmt::format("commit16: vdb {} threads / vdb 1 thread", o.threads),
                        Ratio(vn.Rate(), v1.Rate()), ">= 10x"});

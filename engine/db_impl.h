@@ -54,6 +54,11 @@ class DbImpl final : public Database {
   Status Close() override;
 
   hnsw::InvariantReport CheckGraphInvariants() const;
+  // Writes queued in RunGrouped, the head's included (for tests).
+  size_t QueuedWrites() const {
+    std::lock_guard<std::mutex> q(queue_mu_);
+    return queue_.size();
+  }
 
   // --- For WriteTxn (writer lock held) ---
   const Layout& layout() const { return layout_; }
@@ -89,6 +94,12 @@ class DbImpl final : public Database {
   void Housekeep(const Housekeeping& hk);
   // Runs fn inside a write transaction and commits it durably.
   Status RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_auto_repair = true);
+  // RunWrite for Put, Delete, Write and SetEmbeddingModel: concurrent callers
+  // queue, and the one at the head commits the queued writes (up to
+  // kMaxGroupOps operations) as one transaction (docs/recovery.md, "Write
+  // groups"). ops: how many operations fn applies.
+  struct QueuedWrite;
+  Status RunGrouped(const std::function<Status(WriteTxn&)>& fn, size_t ops);
   // The log thread (started by the first Submit): leads the group commit of
   // whatever was appended and is not visible yet, so a submitted commit is
   // made durable while its submitter prepares the next one.
@@ -149,6 +160,11 @@ class DbImpl final : public Database {
   std::unordered_set<uint64_t> logged_pages_;
   uint64_t linked_since_reach_pass_ = 0;
   std::vector<format::PageRange> delta_;  // scratch for CommitLocked
+
+  // Callers of RunGrouped waiting to be committed, oldest first; the head
+  // leads the next group. Guarded by queue_mu_ (never held with another lock).
+  mutable std::mutex queue_mu_;
+  std::deque<QueuedWrite*> queue_;
 
   // Durability and visibility. Guarded by sync_mu_.
   struct Pending {

@@ -75,15 +75,15 @@ Status DbImpl::WritableCheck() const {
 }
 
 Status DbImpl::Put(std::string_view id, std::span<const float> vector, std::string_view metadata_json) {
-  return RunWrite([&](WriteTxn& t) { return t.Put(id, vector, metadata_json); });
+  return RunGrouped([&](WriteTxn& t) { return t.Put(id, vector, metadata_json); }, 1);
 }
 
 Status DbImpl::Delete(std::string_view id) {
-  return RunWrite([&](WriteTxn& t) { return t.Delete(id); });
+  return RunGrouped([&](WriteTxn& t) { return t.Delete(id); }, 1);
 }
 
 Status DbImpl::SetEmbeddingModel(std::string_view identity) {
-  return RunWrite([&](WriteTxn& t) { return t.SetModel(identity); });
+  return RunGrouped([&](WriteTxn& t) { return t.SetModel(identity); }, 1);
 }
 
 namespace {
@@ -99,7 +99,7 @@ Status ApplyBatch(const WriteBatch& batch, WriteTxn& t) {
 }  // namespace
 
 Status DbImpl::Write(const WriteBatch& batch) {
-  return RunWrite([&](WriteTxn& t) { return ApplyBatch(batch, t); });
+  return RunGrouped([&](WriteTxn& t) { return ApplyBatch(batch, t); }, batch.ops().size());
 }
 
 Result<uint64_t> DbImpl::Submit(const WriteBatch& batch) {
@@ -214,6 +214,85 @@ Status DbImpl::RunWrite(const std::function<Status(WriteTxn&)>& fn, bool allow_a
   VDB_RETURN_IF_ERROR(WaitVisible(seq));
   Housekeep(hk);
   return Status::Ok();
+}
+
+struct DbImpl::QueuedWrite {
+  const std::function<Status(WriteTxn&)>* fn = nullptr;
+  size_t ops = 0;
+  Status status;
+  bool done = false;  // status is final; set by the group's leader
+  std::condition_variable cv;
+};
+
+namespace {
+// A write group holds at most this many operations (but always its leader's
+// write, whatever its size), so a thread that queues behind a few small
+// writes is not held up by a large batch applied with them.
+constexpr size_t kMaxGroupOps = 1024;
+}  // namespace
+
+Status DbImpl::RunGrouped(const std::function<Status(WriteTxn&)>& fn, size_t ops) {
+  // Checked in the caller's thread: a write from inside one of this
+  // thread's read calls must be refused here, not by another thread leading
+  // its group.
+  VDB_RETURN_IF_ERROR(WritableCheck());
+  QueuedWrite w;
+  w.fn = &fn;
+  w.ops = ops;
+  std::vector<QueuedWrite*> group;
+  {
+    std::unique_lock<std::mutex> q(queue_mu_);
+    queue_.push_back(&w);
+    w.cv.wait(q, [&] { return w.done || queue_.front() == &w; });
+    if (w.done) return w.status;
+    // Head of the queue: lead a group of the writes queued behind.
+    size_t total = 0;
+    for (QueuedWrite* m : queue_) {
+      if (!group.empty() && total + m->ops > kMaxGroupOps) break;
+      group.push_back(m);
+      total += m->ops;
+    }
+  }
+  uint64_t seq = 0;
+  Housekeeping hk;
+  Status s = Apply(
+      [&](WriteTxn& t) {
+        for (QueuedWrite* m : group) VDB_RETURN_IF_ERROR((*m->fn)(t));
+        return Status::Ok();
+      },
+      true, &seq, &hk);
+  if (s.ok() || group.size() == 1) {
+    for (QueuedWrite* m : group) m->status = s;
+  } else {
+    // Something in the group failed (a member's write, or the transaction):
+    // each member gets a transaction of its own and its own error, as if it
+    // had committed alone. Nothing of the failed transaction was logged.
+    seq = 0;
+    for (QueuedWrite* m : group) {
+      uint64_t own = 0;
+      Housekeeping h;
+      m->status = Apply(*m->fn, true, &own, &h);
+      seq = std::max(seq, own);
+      hk.checkpoint |= h.checkpoint;
+      hk.repair |= h.repair;
+    }
+  }
+  const Status durable = seq == 0 ? Status::Ok() : WaitVisible(seq);
+  {
+    std::lock_guard<std::mutex> q(queue_mu_);
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(group.size()));
+    if (!queue_.empty()) queue_.front()->cv.notify_one();
+    for (QueuedWrite* m : group) {
+      if (m->status.ok()) m->status = durable;
+      if (m == &w) continue;
+      // Notified under the lock: the member returns (destroying *m) only
+      // after it reacquires queue_mu_.
+      m->done = true;
+      m->cv.notify_one();
+    }
+  }
+  if (durable.ok() && seq != 0) Housekeep(hk);
+  return w.status;
 }
 
 Status DbImpl::EnsureWalLocked() {

@@ -4,7 +4,8 @@
 #
 #   tools/test.sh               the default suite (release build with asserts)
 #   tools/test.sh --sanitize    also an ASan+UBSan build of the whole suite, a
-#                               TSan build of the concurrency tests, and short
+#                               TSan build of the concurrency tests (readers,
+#                               write groups, Submit), and short
 #                               libFuzzer runs of every fuzz target
 # CI=true implies --sanitize. VDB_SOAK_SECONDS=N makes the crash harness
 # loop for N seconds (see docs/crash-harness.md).
@@ -42,8 +43,9 @@ if [ "$SANITIZE" = 1 ]; then
   section "TSan build: concurrency tests"
   cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVDB_SANITIZE=thread \
         -DVDB_BUILD_BENCH=OFF >/dev/null
-  cmake --build build/tsan -j"$JOBS" --target engine_concurrency_test
-  TSAN_OPTIONS=halt_on_error=1 VDB_TEST_SCALE=small ctest --test-dir build/tsan --output-on-failure -R concurrency
+  cmake --build build/tsan -j"$JOBS" --target engine_concurrency_test engine_write_group_test engine_submit_test
+  TSAN_OPTIONS=halt_on_error=1 VDB_TEST_SCALE=small ctest --test-dir build/tsan --output-on-failure \
+    -R 'engine_(concurrency|write_group|submit)_test'
 
   section "libFuzzer targets (clang), 20 s each"
   if ls fuzz/fuzz_*.cc >/dev/null 2>&1; then

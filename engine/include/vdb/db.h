@@ -9,7 +9,9 @@
 //
 // Durability: with SyncMode::kFull (the default) a Put/Delete/Write returns
 // only once its WAL record is on disk (fdatasync). Concurrent committers share
-// one fdatasync (group commit). Submit + Wait pipeline bulk loads: a batch
+// one fdatasync (group commit); Put/Delete/Write calls that queue while a
+// commit is in flight are committed together as one transaction, each still
+// atomic and with its own status (docs/recovery.md, "Write groups"). Submit + Wait pipeline bulk loads: a batch
 // is linked while the previous one's log write is made durable.
 //
 // Isolation: one writer at a time (per process; a second process is locked
