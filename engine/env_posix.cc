@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/test_hooks.h"
 #include "vdb/env.h"
 
 namespace vdb {
@@ -33,6 +34,61 @@ constexpr unsigned kRingDepth = 64;
 // request is made with a plain system call instead.
 constexpr int kMaxIdleRounds = 8;
 inline bool NotPerformed(int res) { return res == -EINTR || res == -EAGAIN || res == -ECANCELED; }
+
+// user_data of requests this file makes for itself, whose completions are
+// not a caller's: the cancel requests below, liburing's own timeout
+// (LIBURING_UDATA_TIMEOUT on kernels without IORING_FEAT_EXT_ARG), and a
+// test's planted request.
+constexpr uint64_t kInternalTag = uint64_t{1} << 62;
+constexpr uint64_t kCancelTag = kInternalTag + 1;
+constexpr uint64_t kPlantedTag = kInternalTag + 2;
+
+// A request that has not completed after this long is asked to be
+// cancelled (every request of the ring: IORING_ASYNC_CANCEL_ANY), and the
+// wait goes on. One that had not started yet (queued for a worker thread
+// that never came) completes with ECANCELED — not performed — and is issued
+// again like any other; one that is running is not cancelled, and is waited
+// for. So a request io_uring lost costs this long instead of hanging the
+// database forever.
+constexpr int kStuckMs = 30000;
+
+int StuckMs() {
+  const int ms = test_hooks::Bugs().io_stuck_ms.load();
+  return ms > 0 ? ms : kStuckMs;
+}
+
+// Waits for the next completion on ring that is a caller's (not internal)
+// and returns it in *out (0), or a negative errno from the wait itself.
+// Signals (EINTR) are waited through; a wait that times out cancels what is
+// stuck (above).
+int WaitOwnCqe(io_uring* ring, io_uring_cqe** out) {
+  for (;;) {
+    const int ms = StuckMs();
+    __kernel_timespec ts{ms / 1000, static_cast<long long>(ms % 1000) * 1000000};
+    io_uring_cqe* cqe = nullptr;
+    const int r = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+    if (r == -EINTR) continue;
+    if (r == -ETIME) {
+      io_uring_sqe* sqe = io_uring_get_sqe(ring);
+      if (sqe != nullptr) {
+        io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+        io_uring_sqe_set_data64(sqe, kCancelTag);
+        int sub;
+        do {
+          sub = io_uring_submit(ring);
+        } while (sub == -EINTR);
+      }
+      continue;
+    }
+    if (r < 0) return r;
+    if (io_uring_cqe_get_data64(cqe) >= kInternalTag) {
+      io_uring_cqe_seen(ring, cqe);
+      continue;
+    }
+    *out = cqe;
+    return 0;
+  }
+}
 
 class PosixFile final : public File {
  public:
@@ -182,7 +238,18 @@ class PosixFile final : public File {
     int idle_rounds = 0;
     while (!todo.empty()) {
       if (idle_rounds >= kMaxIdleRounds) return WritePlain(todo, rw_flags);
-      size_t batch = std::min<size_t>(todo.size(), kRingDepth);
+      size_t batch = std::min<size_t>(todo.size(), kRingDepth - 1);
+      size_t internal = 0;
+      const int plant_fd = test_hooks::Bugs().plant_stuck_read_fd.exchange(-1);
+      if (plant_fd >= 0) {
+        // Test only: a read that never completes, linked ahead of the
+        // writes, stands for a request io_uring lost.
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        io_uring_prep_read(sqe, plant_fd, planted_buf_, sizeof planted_buf_, 0);
+        sqe->flags |= IOSQE_IO_LINK;
+        io_uring_sqe_set_data64(sqe, kPlantedTag);
+        internal = 1;
+      }
       for (size_t i = 0; i < batch; i++) {
         io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
         // Writes larger than 1 GiB are split by the loop below (short writes).
@@ -193,7 +260,7 @@ class PosixFile final : public File {
       }
       std::vector<Pending> again;
       Status first_error;
-      VDB_RETURN_IF_ERROR(SubmitAndReapLocked(batch, [&](size_t idx, int res) {
+      VDB_RETURN_IF_ERROR(SubmitAndReapLocked(batch, internal, [&](size_t idx, int res) {
         if (res < 0) {
           if (rw_flags != 0 && rejected != nullptr && (res == -EOPNOTSUPP || res == -EINVAL)) {
             *rejected = true;
@@ -256,7 +323,8 @@ class PosixFile final : public File {
       if (i + 1 < items.size()) sqe->flags |= IOSQE_IO_LINK;
       io_uring_sqe_set_data64(sqe, i);
     }
-    if (!items.empty()) VDB_RETURN_IF_ERROR(SubmitAndReapLocked(items.size(), [&](size_t i, int res) { items[i].res = res; }));
+    if (!items.empty())
+      VDB_RETURN_IF_ERROR(SubmitAndReapLocked(items.size(), 0, [&](size_t i, int res) { items[i].res = res; }));
     // Every write the chain did not finish, in chain order.
     auto unfinished = [&](const Item& it, std::vector<WriteOp>* out, const std::string& path) -> Status {
       if (it.res >= 0 && static_cast<size_t>(it.res) == it.p.len) return Status::Ok();
@@ -292,24 +360,22 @@ class PosixFile final : public File {
     return Status::Ok();
   }
 
-  // Submits the n SQEs queued on ring_ and passes each completion (its
+  // Submits the n SQEs queued on ring_ (after `internal` queued ahead of
+  // them with an internal tag) and passes each completion of the n (its
   // user_data, res) to done; returns when all n completed. If the kernel
   // took only some of them, waits for those, then stops using the ring (the
   // rest must never be submitted: their buffers belong to this call).
   // REQUIRES: mu_ held; have_ring_.
   template <typename Done>
-  Status SubmitAndReapLocked(size_t n, Done done) {
+  Status SubmitAndReapLocked(size_t n, size_t internal, Done done) {
     int sub;
     do {
-      sub = io_uring_submit_and_wait(&ring_, static_cast<unsigned>(n));
+      sub = io_uring_submit(&ring_);
     } while (sub == -EINTR);  // interrupted before anything was submitted: the SQEs are still queued
-    if (sub < 0) sub = 0;
+    sub = std::max(0, sub - static_cast<int>(internal));
     for (int i = 0; i < sub; i++) {
       io_uring_cqe* cqe = nullptr;
-      int r;
-      do {
-        r = io_uring_wait_cqe(&ring_, &cqe);
-      } while (r == -EINTR);
+      const int r = WaitOwnCqe(&ring_, &cqe);
       if (r < 0) {
         have_ring_ = false;  // in-flight writes may still use their buffers: never touch this ring again
         return Status::FromErrno(-r, "io_uring wait on " + path_);
@@ -356,7 +422,9 @@ class PosixFile final : public File {
       return Status::Ok();
     }
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
+    if (sqe == nullptr) return SyncOn(nullptr);  // only if a cancel request still holds the queue
     io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(sqe, 0);
     // A signal (an application's timer, a profiler) interrupts the system
     // call, not the fsync: EINTR before submission leaves the SQE queued,
     // and after it the fsync is still in flight. Either way, call again; an
@@ -367,10 +435,7 @@ class PosixFile final : public File {
     } while (sub == -EINTR);
     if (sub < 0) return Status::FromErrno(-sub, "io_uring submit fsync to " + path_);
     io_uring_cqe* cqe = nullptr;
-    int r;
-    do {
-      r = io_uring_wait_cqe(ring, &cqe);
-    } while (r == -EINTR);
+    const int r = WaitOwnCqe(ring, &cqe);
     if (r < 0) return Status::FromErrno(-r, "io_uring wait on " + path_);
     int res = cqe->res;
     io_uring_cqe_seen(ring, cqe);
@@ -395,6 +460,7 @@ class PosixFile final : public File {
   // Invariant: implies ring_set_up_ and tried_ring_.
   bool have_ring_ = false;
   bool dsync_rejected_ = false;  // the kernel refused RWF_DSYNC on a write
+  char planted_buf_[1];           // target of a test's planted read
   std::mutex sync_mu_;  // guards sync_ring_, tried_sync_ring_, have_sync_ring_
   io_uring sync_ring_{};
   bool tried_sync_ring_ = false;

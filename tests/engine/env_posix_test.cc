@@ -8,8 +8,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <chrono>
+#include <future>
 #include <string>
 
+#include "engine/test_hooks.h"
 #include "vdb/env.h"
 
 namespace vdb {
@@ -139,6 +142,44 @@ TEST_F(EnvPosixTest, SyncsAndWritesSurviveSignals) {
   ::sigaction(SIGALRM, &old, nullptr);
   EXPECT_EQ(failures, 0) << first;
   EXPECT_GT(g_alarms.load(), 0u);
+}
+
+// A request io_uring never completes (seen once: a write consumed from the
+// submission queue that no worker thread ever ran) must not hang the
+// database: after the stuck timeout the ring's requests are cancelled and
+// the write, not performed, is issued again. A read of an empty pipe linked
+// ahead of the write stands for the lost request.
+TEST_F(EnvPosixTest, AWriteHeldUpByAStuckRequestIsCancelledAndIssuedAgain) {
+  auto f = OpenFile("stuck", false);
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(f->Write(0, "warm", 4).ok());  // the ring exists before the plant
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  auto& hooks = test_hooks::Bugs();
+  hooks.io_stuck_ms = 100;
+  hooks.plant_stuck_read_fd = pipefd[0];
+  const std::string data(8192, 'w');
+  const auto t0 = std::chrono::steady_clock::now();
+  auto done = std::async(std::launch::async, [&] { return f->Write(4096, data.data(), data.size()); });
+  const bool finished = done.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  if (!finished) {
+    // Release the planted read so that the test ends (and fails).
+    ASSERT_EQ(::write(pipefd[1], "x", 1), 1);
+  }
+  const Status s = done.get();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  hooks.io_stuck_ms = 0;
+  hooks.plant_stuck_read_fd = -1;
+  ::close(pipefd[0]);
+  ::close(pipefd[1]);
+  EXPECT_TRUE(finished) << "the write was still waiting for the stuck request after 20 s";
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_GE(secs, 0.1);  // it did wait for the stuck timeout
+  EXPECT_EQ(ReadAll(f.get(), 4096, data.size()), data);
+  // The ring stays usable.
+  ASSERT_TRUE(f->Write(0, "next", 4).ok());
+  EXPECT_TRUE(f->Sync().ok());
+  EXPECT_EQ(ReadAll(f.get(), 0, 4), "next");
 }
 
 }  // namespace
