@@ -110,8 +110,8 @@ class DbImpl final : public Database {
   Status CommitLocked(WriteTxn& txn, uint64_t* seq);
   // Stage 2: waits until seq is durable (per SyncMode) and visible to readers.
   Status WaitVisible(uint64_t seq);
-  // The main-file writes of staged vectors (valid while fresh is).
-  std::vector<WriteOp> FreshWrites(const std::vector<FreshVector>& fresh) const;
+  // The main-file writes of staged vectors (valid while fresh and *buf are).
+  std::vector<WriteOp> FreshWrites(const std::vector<FreshVector>& fresh, std::vector<char>* buf) const;
   Status CheckpointLocked();
   // Creates the WAL (generation wal_generation_) if this session has none.
   Status EnsureWalLocked();

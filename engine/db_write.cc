@@ -393,11 +393,44 @@ Status DbImpl::CommitLocked(WriteTxn& txn, uint64_t* seq_out) {
   return Status::Ok();
 }
 
-std::vector<WriteOp> DbImpl::FreshWrites(const std::vector<FreshVector>& fresh) const {
+std::vector<WriteOp> DbImpl::FreshWrites(const std::vector<FreshVector>& fresh, std::vector<char>* buf) const {
+  const uint64_t vbytes = header_.dim * 4;
+  std::vector<const FreshVector*> order;
+  order.reserve(fresh.size());
+  for (const auto& fv : fresh) order.push_back(&fv);
+  // New records take consecutive slots, whose vectors lie back to back: one
+  // write per run of adjacent vectors (copied together into *buf) instead of
+  // one per vector. A slot written twice keeps its last vector.
+  std::stable_sort(order.begin(), order.end(),
+                   [](const FreshVector* a, const FreshVector* b) { return a->offset < b->offset; });
+  std::vector<std::pair<size_t, size_t>> runs;  // [first, last] indexes into order
+  size_t merged_bytes = 0;
+  for (size_t i = 0; i < order.size(); i++) {
+    if (i + 1 < order.size() && order[i + 1]->offset == order[i]->offset) continue;  // a later one wins
+    if (!runs.empty() && order[runs.back().second]->offset + vbytes == order[i]->offset)
+      runs.back().second = i;
+    else
+      runs.push_back({i, i});
+  }
+  for (const auto& [first, last] : runs)
+    if (first != last) merged_bytes += order[last]->offset + vbytes - order[first]->offset;
+  buf->clear();
+  buf->reserve(merged_bytes);  // no reallocation below: the ops point into it
   std::vector<WriteOp> ops;
-  ops.reserve(fresh.size());
-  const uint32_t vbytes = header_.dim * 4;
-  for (const auto& fv : fresh) ops.push_back({fv.offset, fv.values->data(), vbytes});
+  ops.reserve(runs.size());
+  for (const auto& [first, last] : runs) {
+    if (first == last) {
+      ops.push_back({order[first]->offset, order[first]->values->data(), vbytes});
+      continue;
+    }
+    const size_t at = buf->size();
+    for (size_t i = first; i <= last; i++) {
+      if (i < last && order[i + 1]->offset == order[i]->offset) continue;
+      const char* v = reinterpret_cast<const char*>(order[i]->values->data());
+      buf->insert(buf->end(), v, v + vbytes);
+    }
+    ops.push_back({order[first]->offset, buf->data() + at, buf->size() - at});
+  }
   return ops;
 }
 
@@ -427,7 +460,8 @@ Status DbImpl::WaitVisible(uint64_t seq) {
     // same request as the log write, linked behind it (SyncThenWrite).
     Status s;
     bool logged = false;
-    const std::vector<WriteOp> vector_writes = FreshWrites(all);
+    std::vector<char> merged;
+    const std::vector<WriteOp> vector_writes = FreshWrites(all, &merged);
     if (sync && !test_hooks::Bugs().skip_wal_sync.load()) {
       s = wal_->SyncThenWrite(main_.get(), vector_writes, &logged);
     } else {
